@@ -1,0 +1,23 @@
+//! The mail server library: every program in `bins/` is a thin `main` over a module here.
+//!
+//! Shared topics: `config`, `spool`, `maildir`, `users`, `aliases`, `directory`, `tls`,
+//! `peer`, `exit`, `log`. Protocols (sans-I/O): `smtp`. Program drivers, one per binary:
+//! `smtpd`, `spam_scan`, `queue_runner`, `local_deliver`, `mail_launch`, `mailctl`.
+
+pub mod aliases;
+pub mod config;
+pub mod directory;
+pub mod exit;
+pub mod local_deliver;
+pub mod log;
+pub mod mail_launch;
+pub mod maildir;
+pub mod mailctl;
+pub mod peer;
+pub mod queue_runner;
+pub mod smtp;
+pub mod smtpd;
+pub mod spam_scan;
+pub mod spool;
+pub mod tls;
+pub mod users;
