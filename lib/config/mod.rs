@@ -346,7 +346,10 @@ address = "127.0.0.1:2525"
         let text = format!("{MINIMAL}\nbogus = 1\n");
         let e = Config::parse(Path::new("/x/mail.toml"), &text).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("/x/mail.toml") && msg.contains("bogus"), "{msg}");
+        assert!(
+            msg.contains("/x/mail.toml") && msg.contains("bogus"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ mod tests {
     fn round_trips_odd_addresses() {
         let env = Envelope {
             sender: String::new(),
-            recipients: vec![Recipient::new("\"a b\\\"c\"@example.test"), Recipient::new("ü@ex.test")],
+            recipients: vec![
+                Recipient::new("\"a b\\\"c\"@example.test"),
+                Recipient::new("ü@ex.test"),
+            ],
             ..Envelope::default()
         };
         assert_eq!(Envelope::from_toml(&env.to_toml()).unwrap(), env);

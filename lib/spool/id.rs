@@ -16,5 +16,8 @@ pub fn mint() -> String {
 
 /// True for a well-formed id; anything else never becomes a path.
 pub fn is_valid(id: &str) -> bool {
-    id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }

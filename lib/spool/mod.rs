@@ -372,7 +372,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path()).unwrap();
         let id = spool
-            .enqueue(Stage::Incoming, &env("b@example.test"), b"Subject: x\r\n\r\nhi\r\n")
+            .enqueue(
+                Stage::Incoming,
+                &env("b@example.test"),
+                b"Subject: x\r\n\r\nhi\r\n",
+            )
             .unwrap();
         assert_eq!(spool.list(Stage::Incoming).unwrap(), vec![id.clone()]);
         assert_eq!(spool.read_envelope(Stage::Incoming, &id).unwrap().id, id);
