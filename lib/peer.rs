@@ -2,6 +2,10 @@
 //! startup. `mail-launch` sets `REMOTE_IP`, `REMOTE_PORT`, `LOCAL_IP`, `LOCAL_PORT`; under
 //! systemd socket activation (`Accept=yes`) nothing is set, so the socket on stdin is asked
 //! with getpeername/getsockname. Neither available (a pipe): the peer is unknown.
+//!
+//! systemd can also hand the connection over as fd 3 (`LISTEN_FDS=1`, no
+//! `StandardInput=socket`); `detect` then moves it onto fds 0 and 1 first, so every program
+//! reads and writes its connection on stdin/stdout whichever way it was started.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +18,7 @@ pub struct Peer {
 impl Peer {
     /// Reads the launcher's variables, falling back to the socket on fd 0.
     pub fn detect() -> Peer {
+        adopt_systemd_socket();
         let from_env = Peer {
             remote: env_addr("REMOTE_IP", "REMOTE_PORT"),
             local: env_addr("LOCAL_IP", "LOCAL_PORT"),
@@ -42,6 +47,29 @@ impl Peer {
             Some(ip) => ip.to_string(),
             None => "unknown".to_string(),
         }
+    }
+}
+
+/// Moves a connection passed by systemd socket activation (fd 3, `LISTEN_FDS=1` for our pid)
+/// onto fds 0 and 1, and clears the variables so children do not inherit them.
+fn adopt_systemd_socket() {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    let one = std::env::var("LISTEN_FDS").is_ok_and(|n| n == "1");
+    if !(ours && one) {
+        return;
+    }
+    // SAFETY: dup2 on plain descriptor numbers; fd 3 is ours per the sd_listen_fds protocol.
+    unsafe {
+        if libc::dup2(3, 0) == 0 && libc::dup2(3, 1) == 1 {
+            libc::close(3);
+        }
+    }
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        // SAFETY: called once at startup, before any thread is spawned.
+        unsafe { std::env::remove_var(var) };
     }
 }
 
