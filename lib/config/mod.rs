@@ -366,6 +366,21 @@ address = "127.0.0.1:2525"
     }
 
     #[test]
+    fn shipped_example_config_is_valid() {
+        let text = include_str!("../../etc/mail.toml");
+        let c = Config::parse(Path::new("/srv/var/mail.toml"), text).unwrap();
+        assert!(c.is_local_domain("example.test"));
+        let smtp: Vec<u16> = c
+            .listeners
+            .iter()
+            .filter(|l| l.enabled)
+            .map(|l| l.address.port())
+            .collect();
+        assert_eq!(smtp, vec![2525, 2587, 2465]);
+        assert_eq!(c.tls.unwrap().cert, Path::new("/srv/var/tls/cert.pem"));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("2G"), Some(2 << 30));
         assert_eq!(parse_size("500k"), Some(500 << 10));

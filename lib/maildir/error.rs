@@ -44,7 +44,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
     }
@@ -58,9 +61,7 @@ mod tests {
 
     #[test]
     fn statuses_and_temporariness() {
-        let q = Error::OverQuota {
-            detail: "x".into(),
-        };
+        let q = Error::OverQuota { detail: "x".into() };
         assert!(q.is_temporary());
         assert_eq!(q.status(), "4.2.2");
         let f = Error::BadFolder {

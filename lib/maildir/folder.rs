@@ -27,7 +27,10 @@ impl FolderName {
         if bare.len() > MAX_FOLDER_LEN {
             return Err(bad("too long"));
         }
-        if bare.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+        if bare
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+        {
             return Err(bad("contains '/', '\\' or a control character"));
         }
         if bare.split('.').any(str::is_empty) {
@@ -80,22 +83,8 @@ mod tests {
     #[test]
     fn refuses_hostile_names() {
         for name in [
-            "",
-            ".",
-            "..",
-            "...",
-            "../x",
-            "./../etc",
-            "a/b",
-            "/etc",
-            "a\\b",
-            "a..b",
-            "Junk.",
-            ".Junk.",
-            "a\0b",
-            "a\nb",
-            "a\rb",
-            "\x7f",
+            "", ".", "..", "...", "../x", "./../etc", "a/b", "/etc", "a\\b", "a..b", "Junk.",
+            ".Junk.", "a\0b", "a\nb", "a\rb", "\x7f",
         ] {
             let e = FolderName::parse(name).unwrap_err();
             assert!(!e.is_temporary(), "{name:?}");

@@ -87,7 +87,9 @@ impl Maildir {
         for entry in entries {
             let entry = entry.map_err(Error::io("read", &self.root))?;
             let fname = entry.file_name();
-            let Some(fname) = fname.to_str() else { continue };
+            let Some(fname) = fname.to_str() else {
+                continue;
+            };
             if !fname.starts_with('.') || !entry.path().join("cur").is_dir() {
                 continue;
             }
@@ -127,20 +129,27 @@ impl Maildir {
     }
 }
 
-/// Creates `dir` with cur/ new/ tmp/ (mode 0700), fsyncing what it had to create.
+/// Creates `dir` with cur/ new/ tmp/ (mode 0700, missing parents too), fsyncing every
+/// directory that gained an entry so the new mailbox survives a crash.
 fn make_mailbox(dir: &Path) -> Result<()> {
     if SUBDIRS.iter().all(|s| dir.join(s).is_dir()) {
         return Ok(());
     }
+    let existing = dir.ancestors().find(|a| a.is_dir()).map(Path::to_path_buf);
     let mut builder = DirBuilder::new();
     builder.recursive(true).mode(0o700);
     for sub in SUBDIRS {
         let path = dir.join(sub);
         builder.create(&path).map_err(Error::io("mkdir", &path))?;
     }
-    sync_dir(dir)?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(parent)?;
+    for d in dir.ancestors() {
+        if d.as_os_str().is_empty() {
+            break;
+        }
+        sync_dir(d)?;
+        if Some(d) == existing.as_deref() {
+            break;
+        }
     }
     Ok(())
 }

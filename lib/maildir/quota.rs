@@ -104,65 +104,65 @@ impl Limit {
         if let Some(max) = self.bytes {
             let want = usage.bytes.saturating_add(size);
             if want > i64::try_from(max).unwrap_or(i64::MAX) {
-                return Some(format!("{want} of {max} bytes"));
+                return Some(format!("would use {want} of {max} bytes"));
             }
         }
         if let Some(max) = self.messages {
             let want = usage.messages.saturating_add(1);
             if want > i64::try_from(max).unwrap_or(i64::MAX) {
-                return Some(format!("{want} of {max} messages"));
+                return Some(format!("would hold {want} of {max} messages"));
             }
         }
         None
     }
 }
 
-/// What the current `maildirsize` says, if it can be trusted.
+/// What the current `maildirsize` says.
 struct Current {
-    definition: Limit,
-    usage: Usage,
+    /// The first line, if it parses.
+    definition: Option<Limit>,
+    /// The summed deltas; `None` when a line is malformed or torn (then: recount).
+    usage: Option<Usage>,
     len: u64,
     modified: SystemTime,
 }
 
-/// Reads `maildirsize`; `None` when missing or malformed (either way: recount).
+/// Reads `maildirsize`; `None` when there is none.
 fn read_current(root: &Path) -> Result<Option<Current>> {
     let path = root.join(FILE);
-    let text = match fs::read(&path) {
+    let bytes = match fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path)(e)),
     };
     let meta = fs::metadata(&path).map_err(Error::io("stat", &path))?;
-    let Ok(text) = String::from_utf8(text) else {
-        return Ok(None);
-    };
-    // A last line without its newline is a write in progress or a torn one: recount.
-    if !text.ends_with('\n') {
-        return Ok(None);
-    }
-    let mut lines = text.lines();
-    let Some(definition) = lines.next().and_then(Limit::parse_definition) else {
-        return Ok(None);
-    };
-    let mut usage = Usage::default();
-    for line in lines {
-        let mut f = line.split_ascii_whitespace();
-        let (Some(b), Some(c), None) = (f.next(), f.next(), f.next()) else {
-            return Ok(None);
-        };
-        let (Ok(b), Ok(c)) = (b.parse::<i64>(), c.parse::<i64>()) else {
-            return Ok(None);
-        };
-        usage.bytes = usage.bytes.saturating_add(b);
-        usage.messages = usage.messages.saturating_add(c);
-    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.split_inclusive('\n');
+    let definition = lines
+        .next()
+        .and_then(|l| l.strip_suffix('\n'))
+        .and_then(Limit::parse_definition);
     Ok(Some(Current {
         definition,
-        usage,
+        usage: sum_deltas(lines),
         len: meta.len(),
         modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     }))
+}
+
+/// Sums `<bytes> <count>` lines; `None` if any is malformed or lacks its newline (a write in
+/// progress or a torn one).
+fn sum_deltas<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Usage> {
+    let mut usage = Usage::default();
+    for line in lines {
+        let mut f = line.strip_suffix('\n')?.split_ascii_whitespace();
+        let (Some(b), Some(c), None) = (f.next(), f.next(), f.next()) else {
+            return None;
+        };
+        usage.bytes = usage.bytes.saturating_add(b.parse::<i64>().ok()?);
+        usage.messages = usage.messages.saturating_add(c.parse::<i64>().ok()?);
+    }
+    Some(usage)
 }
 
 /// Checks that one more message of `size` bytes fits in the Maildir at `root`, rebuilding
@@ -171,7 +171,7 @@ pub fn check(root: &Path, policy: &Policy, size: u64) -> Result<()> {
     let current = read_current(root)?;
     let from_file = current
         .as_ref()
-        .map(|c| c.definition)
+        .and_then(|c| c.definition)
         .filter(|d| !d.is_unlimited());
     let Some(limit) = policy.explicit.or(from_file).or(policy.default) else {
         return Ok(());
@@ -179,9 +179,10 @@ pub fn check(root: &Path, policy: &Policy, size: u64) -> Result<()> {
     if limit.is_unlimited() {
         return Ok(());
     }
-    let usage = match &current {
-        Some(c) if !needs_recount(c, &limit, size) => c.usage,
-        _ => recount(root, &limit)?,
+    let trusted = current.and_then(|c| trusted_usage(&c, &limit, size));
+    let usage = match trusted {
+        Some(u) => u,
+        None => recount(root, &limit)?,
     };
     match limit.exceeded(usage, size) {
         Some(detail) => Err(Error::OverQuota { detail }),
@@ -189,9 +190,15 @@ pub fn check(root: &Path, policy: &Policy, size: u64) -> Result<()> {
     }
 }
 
-fn needs_recount(c: &Current, limit: &Limit, size: u64) -> bool {
+/// The file's usage unless the spec says to recount: malformed, over 5120 bytes, another
+/// definition, or an over-quota verdict older than 15 minutes.
+fn trusted_usage(c: &Current, limit: &Limit, size: u64) -> Option<Usage> {
+    let usage = c.usage?;
     let stale = c.modified.elapsed().map_or(true, |age| age > STALE_AFTER);
-    c.len > MAX_FILE_LEN || c.definition != *limit || (stale && limit.exceeded(c.usage, size).is_some())
+    let recount = c.len > MAX_FILE_LEN
+        || c.definition != Some(*limit)
+        || (stale && limit.exceeded(usage, size).is_some());
+    (!recount).then_some(usage)
 }
 
 /// Appends the delta for a delivered message, in one `write` with O_APPEND, if the Maildir
@@ -266,7 +273,9 @@ fn count_dir(mailbox: &Path, usage: &mut Usage) -> Result<()> {
                     Err(_) => continue,
                 },
             };
-            usage.bytes = usage.bytes.saturating_add(i64::try_from(size).unwrap_or(i64::MAX));
+            usage.bytes = usage
+                .bytes
+                .saturating_add(i64::try_from(size).unwrap_or(i64::MAX));
             usage.messages += 1;
         }
     }
