@@ -41,7 +41,7 @@ impl Peer {
         self.remote_ip().is_some_and(|ip| ip.is_loopback())
     }
 
-    /// `[192.0.2.7]` style text for logs and Received: headers; `unknown` if not a socket.
+    /// The client IP as text for logs (`192.0.2.7`); `unknown` if not a socket.
     pub fn remote_text(&self) -> String {
         match self.remote_ip() {
             Some(ip) => ip.to_string(),

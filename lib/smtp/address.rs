@@ -123,7 +123,9 @@ fn is_atom(a: &str) -> bool {
 
 /// RFC 5322 atext, plus UTF-8 non-ASCII (RFC 6531 `atext =/ UTF8-non-ascii`).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control())
 }
 
 /// Domain = sub-domain *("." sub-domain); labels of letters, digits, hyphens (not at the ends),
@@ -140,9 +142,9 @@ pub fn check_domain(d: &str) -> Result<(), &'static str> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()));
+            && label.chars().all(|c| {
+                c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
+            });
         if !ok {
             return Err("bad domain");
         }
@@ -182,11 +184,20 @@ mod tests {
         assert_eq!(ok("<a@example.test>"), "a@example.test");
         assert_eq!(ok("<>"), "");
         assert_eq!(ok("<Postmaster>"), "postmaster");
-        assert_eq!(ok("<\"a b\\\"c\"@example.test>"), "\"a b\\\"c\"@example.test");
-        assert_eq!(ok("<@relay.test,@r2.test:u@example.test>"), "u@example.test");
+        assert_eq!(
+            ok("<\"a b\\\"c\"@example.test>"),
+            "\"a b\\\"c\"@example.test"
+        );
+        assert_eq!(
+            ok("<@relay.test,@r2.test:u@example.test>"),
+            "u@example.test"
+        );
         assert_eq!(ok("<u@[192.0.2.1]>"), "u@[192.0.2.1]");
         assert_eq!(ok("<u@[IPv6:2001:db8::1]>"), "u@[IPv6:2001:db8::1]");
-        assert_eq!(ok("<first.last+tag@sub.example.test>"), "first.last+tag@sub.example.test");
+        assert_eq!(
+            ok("<first.last+tag@sub.example.test>"),
+            "first.last+tag@sub.example.test"
+        );
         let a = parse_path("<jörg@bücher.example>", false, false).unwrap();
         assert!(a.utf8);
         assert_eq!(a.text, "jörg@bücher.example");

@@ -36,7 +36,10 @@ pub enum Command {
     Mail(MailFrom),
     Rcpt(Address),
     Data,
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -116,7 +119,11 @@ fn hello(rest: &str, usage: &str) -> Result<String, Reply> {
 }
 
 /// Splits `FROM:<path> params` after the given keyword; tolerates spaces after the colon.
-fn path_and_params<'a>(rest: &'a str, keyword: &str, usage: &str) -> Result<(&'a str, Vec<&'a str>), Reply> {
+fn path_and_params<'a>(
+    rest: &'a str,
+    keyword: &str,
+    usage: &str,
+) -> Result<(&'a str, Vec<&'a str>), Reply> {
     let kw_len = keyword.len();
     let head = rest.get(..kw_len).ok_or_else(|| reply::syntax(usage))?;
     if !head.eq_ignore_ascii_case(keyword) {
@@ -165,7 +172,9 @@ fn mail(rest: &str) -> Result<MailFrom, Reply> {
         };
         match (key.to_ascii_uppercase().as_str(), value) {
             ("SIZE", Some(v)) => {
-                let n = v.parse::<u64>().map_err(|_| reply::syntax("SIZE=<octets>"))?;
+                let n = v
+                    .parse::<u64>()
+                    .map_err(|_| reply::syntax("SIZE=<octets>"))?;
                 m.size = Some(n);
             }
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => m.body = Body::SevenBit,
@@ -231,11 +240,26 @@ mod tests {
 
     #[test]
     fn parses_common_commands() {
-        assert_eq!(parse(b"ehlo client.test").unwrap(), Command::Ehlo("client.test".into()));
+        assert_eq!(
+            parse(b"ehlo client.test").unwrap(),
+            Command::Ehlo("client.test".into())
+        );
         assert_eq!(parse(b"QUIT").unwrap(), Command::Quit);
         assert_eq!(parse(b"noop anything").unwrap(), Command::Noop);
-        assert_eq!(parse(b"BDAT 10 LAST").unwrap(), Command::Bdat { size: 10, last: true });
-        assert_eq!(parse(b"bdat 0").unwrap(), Command::Bdat { size: 0, last: false });
+        assert_eq!(
+            parse(b"BDAT 10 LAST").unwrap(),
+            Command::Bdat {
+                size: 10,
+                last: true
+            }
+        );
+        assert_eq!(
+            parse(b"bdat 0").unwrap(),
+            Command::Bdat {
+                size: 0,
+                last: false
+            }
+        );
         assert!(parse(b"BDAT -1").is_err());
         assert!(parse(b"BDAT 1 FIRST").is_err());
         assert_eq!(parse(b"FOO").unwrap_err().code, 502);
@@ -245,28 +269,51 @@ mod tests {
 
     #[test]
     fn mail_parameters() {
-        let Command::Mail(m) = parse(b"MAIL FROM: <a@b.test> SIZE=100 BODY=8bitmime AUTH=<>").unwrap() else {
+        let Command::Mail(m) =
+            parse(b"MAIL FROM: <a@b.test> SIZE=100 BODY=8bitmime AUTH=<>").unwrap()
+        else {
             panic!()
         };
         assert_eq!(m.sender.text, "a@b.test");
         assert_eq!(m.size, Some(100));
         assert_eq!(m.body, Body::EightBitMime);
-        let Command::Mail(m) = parse(b"MAIL FROM:<> SMTPUTF8").unwrap() else { panic!() };
+        let Command::Mail(m) = parse(b"MAIL FROM:<> SMTPUTF8").unwrap() else {
+            panic!()
+        };
         assert!(m.smtputf8 && m.sender.text.is_empty());
-        assert_eq!(parse(b"MAIL FROM:<a@b.test> BODY=BINARYMIME").unwrap_err().code, 555);
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.test> BODY=BINARYMIME")
+                .unwrap_err()
+                .code,
+            555
+        );
         assert_eq!(parse(b"MAIL FROM:<a@b.test> SIZE=x").unwrap_err().code, 501);
-        assert_eq!(parse("MAIL FROM:<ü@b.test>".as_bytes()).unwrap_err().code, 553);
+        assert_eq!(
+            parse("MAIL FROM:<ü@b.test>".as_bytes()).unwrap_err().code,
+            553
+        );
         assert!(parse("MAIL FROM:<ü@b.test> SMTPUTF8".as_bytes()).is_ok());
         assert_eq!(parse(b"MAIL TO:<a@b.test>").unwrap_err().code, 501);
-        let Command::Mail(m) = parse(b"MAIL FROM:<\"a>b\"@c.test>").unwrap() else { panic!() };
+        let Command::Mail(m) = parse(b"MAIL FROM:<\"a>b\"@c.test>").unwrap() else {
+            panic!()
+        };
         assert_eq!(m.sender.text, "\"a>b\"@c.test");
     }
 
     #[test]
     fn rcpt_forms() {
-        assert_eq!(parse(b"RCPT TO:<Postmaster>").unwrap(), Command::Rcpt(Address { text: "postmaster".into(), utf8: false }));
+        assert_eq!(
+            parse(b"RCPT TO:<Postmaster>").unwrap(),
+            Command::Rcpt(Address {
+                text: "postmaster".into(),
+                utf8: false
+            })
+        );
         assert_eq!(parse(b"RCPT TO:<>").unwrap_err().code, 501);
-        assert_eq!(parse(b"RCPT TO:<a@b.test> NOTIFY=NEVER").unwrap_err().code, 555);
+        assert_eq!(
+            parse(b"RCPT TO:<a@b.test> NOTIFY=NEVER").unwrap_err().code,
+            555
+        );
         assert_eq!(parse(b"RCPT TO:a@b.test").unwrap_err().code, 501);
     }
 
@@ -274,7 +321,10 @@ mod tests {
     fn auth_forms() {
         assert_eq!(
             parse(b"AUTH plain AGEAYg==").unwrap(),
-            Command::Auth { mechanism: Mechanism::Plain, initial: Some("AGEAYg==".into()) }
+            Command::Auth {
+                mechanism: Mechanism::Plain,
+                initial: Some("AGEAYg==".into())
+            }
         );
         assert_eq!(parse(b"AUTH CRAM-MD5").unwrap_err().code, 504);
     }

@@ -164,15 +164,6 @@ impl DataReceiver {
     }
 }
 
-/// Receives a BDAT chunk: exactly `remaining` octets, binary, no unstuffing.
-#[derive(Debug)]
-pub struct Chunk {
-    pub remaining: u64,
-    pub last: bool,
-    /// Rejected chunk (sequence error, earlier failure): consume and drop.
-    pub discard: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +182,10 @@ mod tests {
     }
 
     fn all_splits(input: &[u8]) -> Vec<(DataReceiver, Option<usize>)> {
-        [1, 2, 3, 7, input.len()].iter().map(|s| run(input, *s)).collect()
+        [1, 2, 3, 7, input.len()]
+            .iter()
+            .map(|s| run(input, *s))
+            .collect()
     }
 
     #[test]

@@ -163,7 +163,10 @@ pub fn data_after_bdat() -> Reply {
     Reply::new(503, "5.5.1 Error: DATA not allowed after BDAT")
 }
 pub fn bdat_expected() -> Reply {
-    Reply::new(503, "5.5.1 Error: BDAT chunking in progress, only BDAT, RSET, NOOP or QUIT")
+    Reply::new(
+        503,
+        "5.5.1 Error: BDAT chunking in progress, only BDAT, RSET, NOOP or QUIT",
+    )
 }
 pub fn tls_already_active() -> Reply {
     Reply::new(503, "5.5.1 Error: TLS already active")
@@ -175,7 +178,10 @@ pub fn tls_unavailable_temporarily() -> Reply {
     Reply::new(454, "4.7.0 TLS not available due to local problem")
 }
 pub fn starttls_in_transaction() -> Reply {
-    Reply::new(503, "5.5.1 Error: STARTTLS not allowed during a mail transaction")
+    Reply::new(
+        503,
+        "5.5.1 Error: STARTTLS not allowed during a mail transaction",
+    )
 }
 
 // --- Envelope policy -----------------------------------------------------------------------
@@ -196,10 +202,7 @@ pub fn unknown_user(addr: &str) -> Reply {
     )
 }
 pub fn relay_denied(addr: &str) -> Reply {
-    Reply::new(
-        554,
-        format!("5.7.1 <{addr}>: Relay access denied"),
-    )
+    Reply::new(554, format!("5.7.1 <{addr}>: Relay access denied"))
 }
 pub fn lookup_failed() -> Reply {
     Reply::new(451, "4.3.0 Temporary lookup failure, try again later")
@@ -257,7 +260,10 @@ pub fn auth_already() -> Reply {
     Reply::new(503, "5.5.1 Error: already authenticated")
 }
 pub fn auth_in_transaction() -> Reply {
-    Reply::new(503, "5.5.1 Error: AUTH not allowed during a mail transaction")
+    Reply::new(
+        503,
+        "5.5.1 Error: AUTH not allowed during a mail transaction",
+    )
 }
 pub fn auth_mechanism_unknown() -> Reply {
     Reply::new(504, "5.5.4 Unrecognized authentication mechanism")

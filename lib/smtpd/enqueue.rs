@@ -1,0 +1,222 @@
+//! Enqueue: turns an accepted SMTP message into a committed spool entry in `incoming/`.
+//! Prepends `Received:` (RFC 5321 4.4, protocol names of RFC 3848/6531); on submission
+//! (or for an authenticated client) adds `Message-ID:` and `Date:` when missing (RFC 6409 8).
+//! The spool's commit (fsync, rename) happens before the caller may answer 250.
+//! Errors: `spool::Error`, answered `451 4.3.0` by the caller; a dropped draft leaves nothing.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::smtp::Message;
+use crate::spool::{self, Envelope, Recipient, Spool, Stage};
+
+/// What the session knows about the client, for the header and the envelope.
+#[derive(Debug, Clone)]
+pub struct Client<'a> {
+    pub ip: &'a str,
+    pub helo: &'a str,
+    pub esmtp: bool,
+    /// TLS version and cipher when the session is encrypted.
+    pub tls: Option<&'a str>,
+    pub auth_user: Option<&'a str>,
+    /// Submission role: complete missing Message-ID and Date.
+    pub submission: bool,
+}
+
+/// Writes and commits the message; returns its queue id.
+pub fn enqueue(
+    cfg: &Config,
+    client: &Client<'_>,
+    msg: &Message,
+    now: SystemTime,
+) -> spool::Result<String> {
+    let spool = Spool::open(&cfg.spool_dir)?;
+    let mut draft = spool.draft()?;
+    let id = draft.id().to_string();
+    let date = rfc5322_date(now);
+    let mut head = received(cfg, client, msg, &id, &date);
+    if client.submission || client.auth_user.is_some() {
+        let (has_id, has_date) = header_presence(&msg.body);
+        if !has_id {
+            head.push_str(&format!("Message-ID: <{id}@{}>\r\n", cfg.hostname));
+        }
+        if !has_date {
+            head.push_str(&format!("Date: {date}\r\n"));
+        }
+    }
+    let tmp = spool.root().join("tmp");
+    let io = |source| spool::Error::Io {
+        path: tmp.clone(),
+        source,
+    };
+    draft.write_all(head.as_bytes()).map_err(io)?;
+    draft.write_all(&msg.body).map_err(io)?;
+    let env = Envelope {
+        sender: msg.sender.clone(),
+        recipients: msg
+            .recipients
+            .iter()
+            .map(|r| Recipient::new(&super::policy::canonical_recipient(cfg, r)))
+            .collect(),
+        client_ip: Some(client.ip.to_string()),
+        client_helo: Some(client.helo.to_string()),
+        auth_user: client.auth_user.map(str::to_string),
+        received_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        eight_bit: msg.eight_bit || !msg.body.is_ascii(),
+        smtputf8: msg.smtputf8,
+        ..Envelope::default()
+    };
+    draft.commit(Stage::Incoming, &env)
+}
+
+/// RFC 3848 / RFC 6531 `with` keyword.
+fn protocol(client: &Client<'_>, smtputf8: bool) -> String {
+    if !client.esmtp {
+        return "SMTP".into();
+    }
+    let base = if smtputf8 { "UTF8SMTP" } else { "ESMTP" };
+    let s = if client.tls.is_some() { "S" } else { "" };
+    let a = if client.auth_user.is_some() { "A" } else { "" };
+    format!("{base}{s}{a}")
+}
+
+fn received(cfg: &Config, client: &Client<'_>, msg: &Message, id: &str, date: &str) -> String {
+    let mut h = format!("Received: from {} ([{}])\r\n", client.helo, client.ip);
+    if let Some(tls) = client.tls {
+        h.push_str(&format!("\t(using {tls})\r\n"));
+    }
+    h.push_str(&format!(
+        "\tby {} with {} id {id}",
+        cfg.hostname,
+        protocol(client, msg.smtputf8)
+    ));
+    if let [only] = msg.recipients.as_slice() {
+        h.push_str(&format!("\r\n\tfor <{only}>"));
+    }
+    h.push_str(&format!("; {date}\r\n"));
+    h
+}
+
+/// Whether the header block has Message-ID and Date fields.
+fn header_presence(body: &[u8]) -> (bool, bool) {
+    let (mut id, mut date) = (false, false);
+    for line in body.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        id |= lower.starts_with(b"message-id:");
+        date |= lower.starts_with(b"date:");
+    }
+    (id, date)
+}
+
+/// `Sat, 28 Nov 2026 03:54:10 +0000` (RFC 5322 3.3, in UTC).
+pub fn rfc5322_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {d} {} {y} {:02}:{:02}:{:02} +0000",
+        WD[(days.rem_euclid(7)) as usize],
+        MON[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[test]
+    fn dates() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(rfc5322_date(t), "Tue, 14 Nov 2023 22:13:20 +0000");
+        assert_eq!(rfc5322_date(UNIX_EPOCH), "Thu, 1 Jan 1970 00:00:00 +0000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc5322_date(leap), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn header_checks_stop_at_body() {
+        assert_eq!(
+            header_presence(b"Date: x\r\nMessage-Id: <a@b>\r\n\r\n"),
+            (true, true)
+        );
+        assert_eq!(
+            header_presence(b"Subject: x\r\n\r\nDate: y\r\n"),
+            (false, false)
+        );
+    }
+
+    fn cfg(dir: &Path) -> Config {
+        let text = format!(
+            "hostname = \"mx.example.test\"\nspool_dir = \"{}\"\nmail_root = \"m\"\nusers_file = \"u\"\n[domains.\"example.test\"]\n",
+            dir.join("spool").display()
+        );
+        Config::parse(&dir.join("mail.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn commits_with_headers_and_envelope() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = cfg(dir.path());
+        let client = Client {
+            ip: "192.0.2.7",
+            helo: "client.test",
+            esmtp: true,
+            tls: Some("TLSv1_3 with cipher X"),
+            auth_user: Some("demo@example.test"),
+            submission: true,
+        };
+        let msg = Message {
+            sender: "demo@example.test".into(),
+            recipients: vec!["postmaster".into()],
+            body: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
+            eight_bit: false,
+            smtputf8: false,
+        };
+        let id = enqueue(&cfg, &client, &msg, SystemTime::now()).unwrap();
+        let spool = Spool::open(&cfg.spool_dir).unwrap();
+        let env = spool.read_envelope(Stage::Incoming, &id).unwrap();
+        assert_eq!(env.recipients[0].address, "postmaster@example.test");
+        assert_eq!(env.auth_user.as_deref(), Some("demo@example.test"));
+        let text = String::from_utf8(spool.read_message(Stage::Incoming, &id).unwrap()).unwrap();
+        assert!(
+            text.starts_with("Received: from client.test ([192.0.2.7])\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("with ESMTPSA id {id}\r\n\tfor <postmaster>;")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("Message-ID: <{id}@mx.example.test>\r\n")));
+        assert!(text.contains("\r\nDate: "));
+        assert!(text.ends_with("Subject: hi\r\n\r\nbody\r\n"));
+    }
+}
