@@ -98,7 +98,10 @@ impl Aliases {
         for (line, logical) in parse::logical_lines(text).map_err(|(line, m)| err(path, line, m))? {
             let entry = parse::entry(&logical, line).map_err(|m| err(path, line, m))?;
             if let Some(first) = entries.get(&entry.name) {
-                let m = format!("duplicate alias {:?} (first on line {})", entry.name, first.line);
+                let m = format!(
+                    "duplicate alias {:?} (first on line {})",
+                    entry.name, first.line
+                );
                 return Err(err(path, line, m));
             }
             entries.insert(entry.name.clone(), entry);
@@ -127,9 +130,7 @@ impl Aliases {
     pub fn get(&self, local: &str, domain: &str) -> Option<&Entry> {
         let local = local.to_lowercase();
         let full = format!("{local}@{}", domain.to_ascii_lowercase());
-        self.entries
-            .get(&full)
-            .or_else(|| self.entries.get(&local))
+        self.entries.get(&full).or_else(|| self.entries.get(&local))
     }
 
     /// Reads an `:include:` file: targets separated by commas or newlines, `#` comments.
@@ -191,7 +192,10 @@ mod tests {
         assert_eq!(staff.line, 3);
         assert!(a.get("postmaster", "example.test").is_some());
         assert!(a.get("postmaster", "other.test").is_none());
-        assert!(a.get("staff", "other.test").is_some(), "bare names apply to every domain");
+        assert!(
+            a.get("staff", "other.test").is_some(),
+            "bare names apply to every domain"
+        );
     }
 
     #[test]
@@ -217,7 +221,7 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         for (text, line) in [
-            ("a: b\n  c\nno colon here\n", 3),
+            ("a: b,\n  c\nno colon here\n", 3),
             (" leading: x\n", 1),
             ("a: b\n\nb:\n", 3),
             ("a: \"unterminated\n", 1),
@@ -228,7 +232,10 @@ mod tests {
             ("@d: x\n", 1),
         ] {
             let e = parse(text).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("/etc/aliases:{line}: ")), "{text:?} gave {e}");
+            assert!(
+                e.starts_with(&format!("/etc/aliases:{line}: ")),
+                "{text:?} gave {e}"
+            );
         }
     }
 
@@ -238,7 +245,11 @@ mod tests {
         let a = Aliases::load(&dir.path().join("nope")).unwrap();
         assert!(a.is_empty());
         std::fs::write(dir.path().join("aliases"), "list: :include:members\n").unwrap();
-        std::fs::write(dir.path().join("members"), "# team\na@x.test, b@x.test\nc\n").unwrap();
+        std::fs::write(
+            dir.path().join("members"),
+            "# team\na@x.test, b@x.test\nc\n",
+        )
+        .unwrap();
         let a = Aliases::load(&dir.path().join("aliases")).unwrap();
         let t = a.read_include(Path::new("members")).unwrap();
         assert_eq!(t.len(), 3);

@@ -55,7 +55,9 @@ fn alias_name(name: &str) -> Result<String, String> {
     }
     if let Some((local, domain)) = name.rsplit_once('@') {
         if local.is_empty() || domain.is_empty() {
-            return Err(format!("bad alias name {name:?}: expected local or local@domain"));
+            return Err(format!(
+                "bad alias name {name:?}: expected local or local@domain"
+            ));
         }
     }
     Ok(name.to_lowercase())

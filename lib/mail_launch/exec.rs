@@ -107,6 +107,29 @@ impl Exec {
     }
 }
 
+/// Marks every inherited descriptor above stderr close-on-exec, so a child gets only its
+/// connection and stderr (not, say, a parent's pipes). Linux: lists `/proc/self/fd`.
+pub fn cloexec_inherited() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD only change flags; a stale fd (the read_dir's own) fails
+        // harmlessly with EBADF.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
 /// Finds an executable: as given when it holds a `/`, else along `$PATH`.
 pub fn resolve(program: &str) -> Result<PathBuf, String> {
     if program.is_empty() {
@@ -167,7 +190,22 @@ mod tests {
         assert!(env.contains(&"PATH=/bin"));
         assert!(env.contains(&"REMOTE_IP=127.0.0.1"));
         assert!(!env.contains(&"REMOTE_IP=6.6.6.6"));
-        assert_eq!(env.iter().filter(|v| v.starts_with("REMOTE_IP=")).count(), 1);
+        assert_eq!(
+            env.iter().filter(|v| v.starts_with("REMOTE_IP=")).count(),
+            1
+        );
+    }
+
+    #[test]
+    fn inherited_fds_become_cloexec() {
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+        // SAFETY: clearing a flag on a descriptor we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        cloexec_inherited();
+        // SAFETY: reading flags of a descriptor we own.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert!(flags & libc::FD_CLOEXEC != 0);
     }
 
     #[test]

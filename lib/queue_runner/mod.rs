@@ -1,1 +1,208 @@
-//! Placeholder: filled in by its owner.
+//! queue-runner: delivers what spam-scan put in `spool/queue`.
+//!
+//! Contract: `queue-runner [--config FILE] [--once]`. One instance per spool (flock on
+//! `<spool>/queue-runner.lock`; a second instance exits 75). Wakes on inotify in `queue/`,
+//! every `queue.scan_interval`, and when the earliest `next_attempt` comes. Per due message
+//! (see `message`): expansion once, `local-deliver` per local recipient (at most
+//! `queue.max_parallel_deliveries` children at once: one per worker thread), remote
+//! recipients deferred until outbound SMTP exists, then remove / bounce / retry with backoff.
+//! The users and aliases files are reloaded when their modification time changes.
+//!
+//! SIGTERM/SIGINT: no new message is started, running children finish, exit 0.
+//! Crash safety: the envelope is rewritten after each recipient, so kill -9 repeats at most
+//! one delivery per message in flight and never loses one.
+//! Exit codes: 0 stopped cleanly; 75 lock held or spool unusable; 78 bad users/aliases file.
+//! Does not write bounces or talk SMTP (the outbound issue does).
+
+pub mod deliver;
+pub mod expand;
+pub mod lock;
+mod message;
+mod pool;
+pub mod schedule;
+pub mod wake;
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::exit::Exit;
+use crate::mlog;
+use crate::spool::{self, Spool, Stage};
+use pool::Pool;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+pub use message::{process, REMOTE_NOT_YET};
+
+/// Command-line choices.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Process everything due once and exit.
+    pub once: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Lock(#[from] lock::LockError),
+    #[error("{0}")]
+    Spool(#[from] spool::Error),
+    #[error("{0}")]
+    Directory(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Error {
+    /// The exit code the program ends with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Directory(_) => Exit::Config,
+            _ => Exit::TempFail,
+        }
+    }
+}
+
+/// The shared, reloadable state workers read.
+pub(crate) struct Shared {
+    pub cfg: Config,
+    pub spool: Spool,
+    pub dir: RwLock<Arc<Directory>>,
+}
+
+/// Runs until stopped (or, with `once`, until nothing is due).
+pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let spool = Spool::open(&cfg.spool_dir)?;
+    let _lock = lock::acquire(spool.root())?;
+    let mut watch = Reload::new(cfg);
+    let dir = Directory::load(cfg).map_err(Error::Directory)?;
+    wake::on_stop_signals().map_err(|e| Error::Setup(format!("signal handlers: {e}")))?;
+    let (waker, err) = wake::Waker::watch(&spool.stage_dir(Stage::Queue));
+    if let Some(e) = err {
+        mlog!(
+            "inotify unavailable ({e}); scanning every {}s",
+            cfg.queue.scan_interval.as_secs()
+        );
+    }
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        spool,
+        dir: RwLock::new(Arc::new(dir)),
+    });
+    let pool = Pool::start(shared.clone(), cfg.queue.max_parallel_deliveries);
+    mlog!(
+        "started spool={} workers={}",
+        cfg.spool_dir.display(),
+        cfg.queue.max_parallel_deliveries
+    );
+    let mut tried = HashSet::new();
+    let mut complained = HashSet::new();
+    while !wake::stop_requested() {
+        watch.maybe_reload(&shared);
+        let (due, earliest) = scan(&shared.spool, &mut complained);
+        for id in due {
+            if !opts.once || tried.insert(id.clone()) {
+                pool.submit(id);
+            }
+        }
+        if opts.once {
+            pool.wait_idle();
+            if scan(&shared.spool, &mut complained)
+                .0
+                .iter()
+                .all(|id| tried.contains(id))
+            {
+                break;
+            }
+            continue;
+        }
+        waker.wait(sleep_for(cfg, earliest));
+    }
+    pool.shutdown();
+    mlog!("stopped");
+    Ok(())
+}
+
+/// Ids due now, and the earliest future `next_attempt` among the rest.
+fn scan(spool: &Spool, complained: &mut HashSet<String>) -> (Vec<String>, Option<u64>) {
+    let ids = match spool.list(Stage::Queue) {
+        Ok(ids) => ids,
+        Err(e) => {
+            mlog!("cannot list queue: {e}");
+            return (Vec::new(), None);
+        }
+    };
+    let now = message::now();
+    let (mut due, mut earliest) = (Vec::new(), None::<u64>);
+    for id in ids {
+        match spool.read_envelope(Stage::Queue, &id) {
+            Ok(env) if env.next_attempt <= now => due.push(id),
+            Ok(env) => {
+                earliest = Some(earliest.map_or(env.next_attempt, |e| e.min(env.next_attempt)))
+            }
+            Err(spool::Error::NotFound { .. }) => {}
+            Err(e) => {
+                if complained.insert(id.clone()) {
+                    mlog!("{id}: cannot read envelope, leaving it alone: {e}");
+                }
+            }
+        }
+    }
+    (due, earliest)
+}
+
+/// How long to sleep: the scan interval, shortened to the earliest retry and to the retry
+/// base (so a message deferred while we slept is not kept waiting a whole interval).
+fn sleep_for(cfg: &Config, earliest: Option<u64>) -> Duration {
+    let mut d = cfg.queue.scan_interval.min(cfg.queue.retry_base);
+    if let Some(at) = earliest {
+        d = d.min(Duration::from_secs(at.saturating_sub(message::now())));
+    }
+    d.max(Duration::from_millis(200))
+}
+
+/// Reloads the users and aliases files when they change on disk.
+struct Reload {
+    files: Vec<PathBuf>,
+    stamps: Vec<Option<SystemTime>>,
+}
+
+impl Reload {
+    fn new(cfg: &Config) -> Reload {
+        let files: Vec<PathBuf> = std::iter::once(cfg.users_file.clone())
+            .chain(cfg.aliases_file.clone())
+            .collect();
+        let stamps = files.iter().map(|f| mtime(f)).collect();
+        Reload { files, stamps }
+    }
+
+    fn maybe_reload(&mut self, shared: &Shared) {
+        let now: Vec<Option<SystemTime>> = self.files.iter().map(|f| mtime(f)).collect();
+        if now == self.stamps {
+            return;
+        }
+        match Directory::load(&shared.cfg) {
+            Ok(d) => {
+                if let Ok(mut g) = shared.dir.write() {
+                    *g = Arc::new(d);
+                }
+                self.stamps = now;
+                mlog!("reloaded users and aliases");
+            }
+            Err(e) => {
+                // Try again only when a file changes again.
+                self.stamps = now;
+                mlog!("keeping old users and aliases: {e}");
+            }
+        }
+    }
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests;

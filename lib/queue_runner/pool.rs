@@ -1,0 +1,103 @@
+//! The worker pool: a fixed number of threads, each taking one message at a time, so at
+//! most that many delivery children run at once. A message is never handed to two workers
+//! (the in-flight set), and once a stop is requested queued messages are dropped unstarted.
+
+use super::{message, wake, Shared};
+use crate::mlog;
+use std::collections::HashSet;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+struct InFlight {
+    ids: Mutex<HashSet<String>>,
+    idle: Condvar,
+}
+
+pub(crate) struct Pool {
+    tx: Option<Sender<String>>,
+    workers: Vec<JoinHandle<()>>,
+    busy: Arc<InFlight>,
+}
+
+impl Pool {
+    pub fn start(shared: Arc<Shared>, n: usize) -> Pool {
+        let (tx, rx) = channel::<String>();
+        let rx = Arc::new(Mutex::new(rx));
+        let busy = Arc::new(InFlight {
+            ids: Mutex::new(HashSet::new()),
+            idle: Condvar::new(),
+        });
+        let workers = (0..n.max(1))
+            .map(|_| {
+                let (shared, rx, busy) = (shared.clone(), rx.clone(), busy.clone());
+                std::thread::spawn(move || worker(&shared, &rx, &busy))
+            })
+            .collect();
+        Pool {
+            tx: Some(tx),
+            workers,
+            busy,
+        }
+    }
+
+    /// Queues a message unless it is already queued or being worked on.
+    pub fn submit(&self, id: String) {
+        let Ok(mut ids) = self.busy.ids.lock() else {
+            return;
+        };
+        if ids.insert(id.clone()) {
+            if let Some(tx) = &self.tx {
+                if tx.send(id.clone()).is_err() {
+                    ids.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Blocks until no message is queued or in progress.
+    pub fn wait_idle(&self) {
+        let Ok(mut ids) = self.busy.ids.lock() else {
+            return;
+        };
+        while !ids.is_empty() {
+            ids = match self.busy.idle.wait(ids) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+        }
+    }
+
+    /// Lets workers finish what they are doing, then joins them.
+    pub fn shutdown(mut self) {
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn worker(shared: &Shared, rx: &Mutex<Receiver<String>>, busy: &InFlight) {
+    loop {
+        let next = match rx.lock() {
+            Ok(r) => r.recv(),
+            Err(_) => return,
+        };
+        let Ok(id) = next else { return };
+        if !wake::stop_requested() {
+            let dir = match shared.dir.read() {
+                Ok(d) => d.clone(),
+                Err(_) => return,
+            };
+            if let Err(e) = message::process(&shared.cfg, &shared.spool, &dir, &id) {
+                mlog!("{id}: left in queue: {e}");
+            }
+        }
+        if let Ok(mut ids) = busy.ids.lock() {
+            ids.remove(&id);
+            if ids.is_empty() {
+                busy.idle.notify_all();
+            }
+        }
+    }
+}

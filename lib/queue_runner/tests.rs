@@ -1,0 +1,132 @@
+//! One delivery attempt end to end, with a stand-in `local-deliver` script in `bin_dir`.
+
+use super::*;
+use crate::aliases::Aliases;
+use crate::spool::{Envelope, RcptState, Recipient};
+use crate::users::UserDb;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+const SCRIPT: &str = r#"#!/bin/sh
+# --config F -d ADDR -f SENDER
+[ "$1" = --config ] && [ "$3" = -d ] && [ "$5" = -f ] || exit 64
+case "$4" in
+  demo@example.test) cat > "$(dirname "$0")/../got-$QUEUE_ID-$6"; exit 0 ;;
+  full@example.test) echo "local-deliver[1]: $QUEUE_ID: mailbox full (#4.2.2)" >&2; exit 75 ;;
+  *) echo "local-deliver[1]: $QUEUE_ID: unknown user $4 (#5.1.1)" >&2; exit 77 ;;
+esac
+"#;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    cfg: Config,
+    spool: Spool,
+    dir: Directory,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    std::fs::create_dir(root.join("bin")).unwrap();
+    let script = root.join("bin/local-deliver");
+    std::fs::write(&script, SCRIPT).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = "hostname = \"h\"\nspool_dir = \"spool\"\nmail_root = \"m\"\nusers_file = \"u\"\n\
+                bin_dir = \"bin\"\nrecipient_delimiter = \"+\"\n[domains.\"example.test\"]\n";
+    let cfg = Config::parse(&root.join("mail.toml"), text).unwrap();
+    let users = "demo@example.test:x::::::\nfull@example.test:x::::::\nbob@example.test:x::::::\n";
+    let users = UserDb::parse(Path::new("u"), users).unwrap();
+    let aliases = Aliases::parse(Path::new("a"), "list: demo, full\n").unwrap();
+    let spool = Spool::open(&cfg.spool_dir).unwrap();
+    Setup {
+        _dir: tmp,
+        root,
+        cfg,
+        spool,
+        dir: Directory::new(users, aliases),
+    }
+}
+
+fn enqueue(s: &Setup, rcpts: &[&str]) -> String {
+    let env = Envelope {
+        sender: "a@remote.test".into(),
+        recipients: rcpts.iter().map(|r| Recipient::new(r)).collect(),
+        received_at: message::now(),
+        ..Envelope::default()
+    };
+    s.spool
+        .enqueue(Stage::Queue, &env, b"Subject: t\r\n\r\nhi\r\n")
+        .unwrap()
+}
+
+#[test]
+fn delivered_message_is_removed() {
+    let s = setup();
+    let id = enqueue(&s, &["Demo+x@example.test"]);
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
+    assert!(s.spool.list(Stage::Bounce).unwrap().is_empty());
+    let got = std::fs::read(s.root.join(format!("got-{id}-a@remote.test"))).unwrap();
+    assert_eq!(got, b"Subject: t\r\n\r\nhi\r\n");
+}
+
+#[test]
+fn deferred_recipient_is_retried_later_and_delivered_one_is_not_repeated() {
+    let s = setup();
+    let id = enqueue(&s, &["list@example.test", "x@remote.test"]);
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    let env = s.spool.read_envelope(Stage::Queue, &id).unwrap();
+    let states: Vec<(&str, RcptState)> = env
+        .recipients
+        .iter()
+        .map(|r| (r.address.as_str(), r.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("demo@example.test", RcptState::Delivered),
+            ("full@example.test", RcptState::Deferred),
+            ("x@remote.test", RcptState::Deferred),
+        ]
+    );
+    assert_eq!(
+        env.recipients[1].reply.as_deref(),
+        Some("451 4.2.2 mailbox full")
+    );
+    assert_eq!(env.recipients[2].reply.as_deref(), Some(REMOTE_NOT_YET));
+    assert_eq!(env.attempts, 1);
+    assert!(env.next_attempt > message::now());
+    // Not due yet: a second pass changes nothing.
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    assert_eq!(s.spool.read_envelope(Stage::Queue, &id).unwrap(), env);
+}
+
+#[test]
+fn permanent_failure_goes_to_bounce() {
+    let s = setup();
+    let id = enqueue(&s, &["demo@example.test", "bob@example.test"]);
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
+    let env = s.spool.read_envelope(Stage::Bounce, &id).unwrap();
+    assert_eq!(env.recipients[1].state, RcptState::Failed);
+    assert_eq!(
+        env.recipients[1].reply.as_deref(),
+        Some("550 5.1.1 unknown user bob@example.test")
+    );
+}
+
+#[test]
+fn missing_local_deliver_defers() {
+    let mut s = setup();
+    s.cfg.bin_dir = Some(s.root.join("nowhere"));
+    let id = enqueue(&s, &["demo@example.test"]);
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    let env = s.spool.read_envelope(Stage::Queue, &id).unwrap();
+    assert_eq!(env.recipients[0].state, RcptState::Deferred);
+    assert!(env.recipients[0]
+        .reply
+        .as_deref()
+        .unwrap()
+        .starts_with("451 4.3.0 cannot run local-deliver"));
+}
