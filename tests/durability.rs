@@ -26,7 +26,9 @@ fn kill_9_of_stages_loses_no_accepted_message() {
                 c.cmd("MAIL FROM:<stream@remote.test>");
                 c.cmd(&format!("RCPT TO:<{DEMO}>"));
                 c.cmd("DATA");
-                let r = c.cmd(&format!("Subject: seq\r\nX-Seq: {i}\r\n\r\nmessage {i}\r\n."));
+                let r = c.cmd(&format!(
+                    "Subject: seq\r\nX-Seq: {i}\r\n\r\nmessage {i}\r\n."
+                ));
                 if r.starts_with("250") {
                     accepted.insert(i);
                 }

@@ -24,7 +24,10 @@ fn delivers_to_a_user_with_return_path_and_delivered_to() {
     let files = server.new_messages(DEMO);
     assert_eq!(files.len(), 1);
     let msg = read(&files[0]);
-    assert!(msg.starts_with("Return-Path: <a@remote.test>\nDelivered-To: demo@example.test\n"), "{msg}");
+    assert!(
+        msg.starts_with("Return-Path: <a@remote.test>\nDelivered-To: demo@example.test\n"),
+        "{msg}"
+    );
     assert!(msg.ends_with("body line\n"), "{msg}");
     assert!(list_files(&server.maildir(DEMO).join("tmp")).is_empty());
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
@@ -36,7 +39,11 @@ fn unknown_user_is_a_permanent_failure() {
     let server = Server::setup();
     let out = deliver(&server, &["-d", "nobody@example.test"], MSG);
     assert_eq!(out.status.code(), Some(77));
-    assert!(text(&out.stderr).contains("(#5.1.1)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(#5.1.1)"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -44,7 +51,11 @@ fn over_quota_is_temporary_and_leaves_nothing() {
     let server = Server::setup();
     let out = deliver(&server, &["-d", DEMO, "--quota", "20"], MSG);
     assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("(#4.2.2)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(#4.2.2)"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(server.new_messages(DEMO).is_empty());
     assert!(list_files(&server.maildir(DEMO).join("tmp")).is_empty());
     let maildirsize = std::fs::read_to_string(server.maildir(DEMO).join("maildirsize")).unwrap();
@@ -57,7 +68,11 @@ fn quota_counts_earlier_deliveries() {
     let first = deliver(&server, &["-d", DEMO, "--quota", "150"], MSG);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let second = deliver(&server, &["-d", DEMO], MSG);
-    assert_eq!(second.status.code(), Some(75), "quota from maildirsize applies");
+    assert_eq!(
+        second.status.code(),
+        Some(75),
+        "quota from maildirsize applies"
+    );
     assert_eq!(server.new_messages(DEMO).len(), 1);
 }
 
@@ -67,7 +82,11 @@ fn delivered_to_loop_is_refused() {
     let looped = format!("Delivered-To: {DEMO}\r\n{MSG}");
     let out = deliver(&server, &["-d", DEMO], &looped);
     assert_eq!(out.status.code(), Some(77));
-    assert!(text(&out.stderr).contains("(#5.4.6)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(#5.4.6)"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(server.new_messages(DEMO).is_empty());
 }
 
@@ -93,7 +112,10 @@ fn standalone_maildir_mode_needs_no_config() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
     let out = run_with_input(
-        Command::new(bin("local-deliver")).arg("--maildir").arg(&md).args(["-f", ""]),
+        Command::new(bin("local-deliver"))
+            .arg("--maildir")
+            .arg(&md)
+            .args(["-f", ""]),
         MSG,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

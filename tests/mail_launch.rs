@@ -20,7 +20,9 @@ fn launch(address: &str, extra: &[&str], script: &str) -> Child {
 }
 
 fn first_line(stream: &TcpStream) -> String {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut line = String::new();
     let _ = BufReader::new(stream).read_line(&mut line);
     line
@@ -52,7 +54,9 @@ fn connection_is_on_stdio_with_environment() {
 
 #[test]
 fn ipv6_loopback_works() {
-    if TcpStream::connect("[::1]:1").is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable) {
+    if TcpStream::connect("[::1]:1")
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable)
+    {
         eprintln!("no IPv6 loopback on this machine; skipping");
         return;
     }
@@ -84,7 +88,11 @@ fn per_ip_limit_refuses_extra_connections_and_shutdown_stops_children() {
     let b = TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert_eq!(first_line(&b), "hello\n");
     let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    assert_eq!(first_line(&c), "", "third connection from one IP must be closed");
+    assert_eq!(
+        first_line(&c),
+        "",
+        "third connection from one IP must be closed"
+    );
     let kids = descendants(child.id() as i32);
     assert!(kids.len() >= 2, "children: {kids:?}");
     stop(child);
@@ -92,7 +100,8 @@ fn per_ip_limit_refuses_extra_connections_and_shutdown_stops_children() {
     for k in kids {
         assert!(
             !std::path::Path::new(&format!("/proc/{k}")).exists()
-                || std::fs::read_to_string(format!("/proc/{k}/stat")).is_ok_and(|s| s.contains(") Z")),
+                || std::fs::read_to_string(format!("/proc/{k}/stat"))
+                    .is_ok_and(|s| s.contains(") Z")),
             "child {k} outlived mail-launch"
         );
     }

@@ -16,7 +16,10 @@ fn user_add_list_passwd_del() {
     assert!(!users.contains("s3cret"), "password stored in clear");
 
     let listed = text(&server.mailctl(&["user", "list"], "").stdout);
-    assert!(listed.contains("carol@example.test") && listed.contains(DEMO), "{listed}");
+    assert!(
+        listed.contains("carol@example.test") && listed.contains(DEMO),
+        "{listed}"
+    );
 
     let dup = server.mailctl(&["user", "add", "carol@example.test"], "x\n");
     assert!(!dup.status.success(), "adding a user twice must fail");
@@ -75,7 +78,13 @@ fn init_is_idempotent_and_keeps_changes() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let users = std::fs::read_to_string(server.dir.path().join("users")).unwrap();
-    assert!(users.contains("erin@example.test"), "init overwrote the users file");
+    assert!(
+        users.contains("erin@example.test"),
+        "init overwrote the users file"
+    );
     let cfg = std::fs::read_to_string(server.config()).unwrap();
-    assert!(cfg.contains(&server.ports.smtp.to_string()), "init overwrote the config");
+    assert!(
+        cfg.contains(&server.ports.smtp.to_string()),
+        "init overwrote the config"
+    );
 }

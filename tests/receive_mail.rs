@@ -34,11 +34,17 @@ fn smtplib_to_mx_port_lands_in_maildir() {
     let files = server.wait_for_messages(DEMO, 1);
     assert_eq!(files.len(), 1);
     let msg = read(&files[0]);
-    assert!(msg.starts_with("Return-Path: <alice@remote.test>\n"), "{msg}");
+    assert!(
+        msg.starts_with("Return-Path: <alice@remote.test>\n"),
+        "{msg}"
+    );
     assert!(msg.contains("Delivered-To: demo@example.test\n"), "{msg}");
     assert!(msg.contains("Received: from client.test"), "{msg}");
     assert!(msg.contains("Subject: first message\n"));
-    assert!(msg.contains("\n.leading dot line\n"), "dot-unstuffed: {msg}");
+    assert!(
+        msg.contains("\n.leading dot line\n"),
+        "dot-unstuffed: {msg}"
+    );
     assert!(!msg.contains('\r'), "Maildir files use LF line ends");
     // Nothing left behind in the spool once delivered.
     let spool = server.spool();
@@ -53,7 +59,12 @@ fn mblaze_lists_and_shows_delivered_mail() {
     for subject in ["mblaze one", "mblaze two"] {
         let out = python(
             SEND,
-            &[&server.ports.smtp.to_string(), "bob@remote.test", DEMO, subject],
+            &[
+                &server.ports.smtp.to_string(),
+                "bob@remote.test",
+                DEMO,
+                subject,
+            ],
         );
         assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
     }
@@ -72,8 +83,16 @@ fn mblaze_lists_and_shows_delivered_mail() {
         })
         .collect();
     subjects.sort();
-    assert!(subjects[0].contains("Subject: mblaze one"), "{}", subjects[0]);
-    assert!(subjects[1].contains("Subject: mblaze two"), "{}", subjects[1]);
+    assert!(
+        subjects[0].contains("Subject: mblaze one"),
+        "{}",
+        subjects[0]
+    );
+    assert!(
+        subjects[1].contains("Subject: mblaze two"),
+        "{}",
+        subjects[1]
+    );
     let body = tool("mshow", &[&paths[0]]);
     assert!(text(&body.stdout).contains("Hello from smtplib."));
 }

@@ -36,7 +36,11 @@ fn alias_list_reaches_every_member_once() {
     assert!(read(&d[0]).contains("Subject: to the team"));
     assert!(read(&b[0]).contains("Subject: to the team"));
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(server.new_messages(DEMO).len(), 1, "duplicate member delivered twice");
+    assert_eq!(
+        server.new_messages(DEMO).len(),
+        1,
+        "duplicate member delivered twice"
+    );
 }
 
 #[test]
@@ -51,7 +55,10 @@ fn plus_addressing_delivers_to_the_user() {
 #[test]
 fn catch_all_takes_unknown_local_parts() {
     let server = server_with_aliases("", |t| {
-        t.replace("# catch_all = \"demo@example.test\"", "catch_all = \"bob@example.test\"")
+        t.replace(
+            "# catch_all = \"demo@example.test\"",
+            "catch_all = \"bob@example.test\"",
+        )
     });
     assert!(send(&server, "whoever@example.test", "caught").starts_with("250"));
     let files = server.wait_for_messages("bob@example.test", 1);
@@ -60,14 +67,20 @@ fn catch_all_takes_unknown_local_parts() {
 
 #[test]
 fn alias_loop_fails_instead_of_spinning() {
-    let server = server_with_aliases("a@example.test: b@example.test\nb@example.test: a@example.test\n", |t| t);
+    let server = server_with_aliases(
+        "a@example.test: b@example.test\nb@example.test: a@example.test\n",
+        |t| t,
+    );
     assert!(send(&server, "a@example.test", "loop").starts_with("250"));
     // The message ends up failed (waiting for its bounce), not delivered and not looping.
     let start = std::time::Instant::now();
     loop {
         let listing = text(&server.mailctl(&["queue", "list"], "").stdout);
         if listing.contains("bounce") && listing.contains("failed") {
-            assert!(listing.contains("5.4.6") || listing.to_lowercase().contains("loop"), "{listing}");
+            assert!(
+                listing.contains("5.4.6") || listing.to_lowercase().contains("loop"),
+                "{listing}"
+            );
             break;
         }
         assert!(start.elapsed() < PATIENCE, "{listing}\n{}", server.log());

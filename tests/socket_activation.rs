@@ -17,12 +17,15 @@ fn activated_session(inetd: bool) {
     let server = Server::start();
     let port = free_port();
     let mut cmd = Command::new("systemd-socket-activate");
-    cmd.arg("-l").arg(format!("127.0.0.1:{port}")).arg("--accept");
+    cmd.arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--accept");
     if inetd {
         cmd.arg("--inetd");
     }
     let mut activator = cmd
-        .arg(format!("-E=MAIL_CONFIG={}", server.config().display()))
+        .arg("-E")
+        .arg(format!("MAIL_CONFIG={}", server.config().display()))
         .arg(bin("smtpd"))
         .args(["--role", "mx"])
         .stdin(Stdio::null())
@@ -35,10 +38,18 @@ fn activated_session(inetd: bool) {
     let out = python(SEND, &[&port.to_string(), subject]);
     signal(activator.id() as i32, libc::SIGTERM);
     let _ = activator.wait();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let files = server.wait_for_messages(DEMO, 1);
     assert!(read(&files[0]).contains(&format!("Subject: {subject}")));
-    assert!(read(&files[0]).contains("[127.0.0.1]"), "peer found from the socket");
+    assert!(
+        read(&files[0]).contains("[127.0.0.1]"),
+        "peer found from the socket"
+    );
 }
 
 #[test]

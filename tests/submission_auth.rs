@@ -36,13 +36,26 @@ fn starttls_auth_submission_delivers_with_message_id_and_date() {
     let server = Server::start();
     server.add_user("bob@example.test", "bobpw");
     let port = server.ports.submission;
-    let r = submit("starttls", port, DEMO, DEMO_PASSWORD, DEMO, "bob@example.test");
+    let r = submit(
+        "starttls",
+        port,
+        DEMO,
+        DEMO_PASSWORD,
+        DEMO,
+        "bob@example.test",
+    );
     assert!(r.starts_with("OK"), "{r}");
     let files = server.wait_for_messages("bob@example.test", 1);
     let msg = read(&files[0]);
-    assert!(msg.contains("\nMessage-ID: <") || msg.contains("\nMessage-Id: <"), "{msg}");
+    assert!(
+        msg.contains("\nMessage-ID: <") || msg.contains("\nMessage-Id: <"),
+        "{msg}"
+    );
     assert!(msg.contains("\nDate: "), "{msg}");
-    assert!(msg.contains("with ESMTPSA"), "Received: names TLS + AUTH: {msg}");
+    assert!(
+        msg.contains("with ESMTPSA"),
+        "Received: names TLS + AUTH: {msg}"
+    );
     assert!(msg.contains("sent through submission"));
 }
 
@@ -58,17 +71,34 @@ fn implicit_tls_submission_delivers() {
 #[test]
 fn wrong_password_is_refused_with_535() {
     let server = Server::start();
-    let r = submit("starttls", server.ports.submission, DEMO, "wrong", DEMO, DEMO);
+    let r = submit(
+        "starttls",
+        server.ports.submission,
+        DEMO,
+        "wrong",
+        DEMO,
+        DEMO,
+    );
     assert!(r.starts_with("ERR") && r.contains("535"), "{r}");
     assert!(server.log().contains("auth failed"), "{}", server.log());
-    assert!(!server.log().contains("wrong"), "password leaked into the log");
+    assert!(
+        !server.log().contains("wrong"),
+        "password leaked into the log"
+    );
 }
 
 #[test]
 fn authenticated_user_cannot_forge_sender() {
     let server = Server::start();
     server.add_user("bob@example.test", "bobpw");
-    let r = submit("starttls", server.ports.submission, DEMO, DEMO_PASSWORD, "bob@example.test", DEMO);
+    let r = submit(
+        "starttls",
+        server.ports.submission,
+        DEMO,
+        DEMO_PASSWORD,
+        "bob@example.test",
+        DEMO,
+    );
     assert!(r.starts_with("ERR") && r.contains("553"), "{r}");
 }
 
@@ -97,7 +127,14 @@ fn plaintext_auth_refused_when_loopback_exception_is_off() {
     let r = c.cmd("AUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AGRlbW8=");
     assert!(r.starts_with("538 5.7.11"), "{r}");
     // Through TLS the same user gets in.
-    let ok = submit("starttls", server.ports.submission, DEMO, DEMO_PASSWORD, DEMO, DEMO);
+    let ok = submit(
+        "starttls",
+        server.ports.submission,
+        DEMO,
+        DEMO_PASSWORD,
+        DEMO,
+        DEMO,
+    );
     assert!(ok.starts_with("OK"), "{ok}");
 }
 
@@ -121,7 +158,11 @@ fn authenticated_user_may_relay_and_remote_mail_stays_queued() {
         if listing.contains("friend@elsewhere.test") && listing.contains("deferred") {
             break;
         }
-        assert!(start.elapsed() < PATIENCE, "queue list: {listing}\n{}", server.log());
+        assert!(
+            start.elapsed() < PATIENCE,
+            "queue list: {listing}\n{}",
+            server.log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -6,7 +6,14 @@ use crate::harness::*;
 
 fn swaks(port: u16, extra: &[&str]) -> (bool, String) {
     let port = port.to_string();
-    let mut args = vec!["--server", "127.0.0.1", "--port", &port, "--helo", "swaks.test"];
+    let mut args = vec![
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--helo",
+        "swaks.test",
+    ];
     args.extend_from_slice(extra);
     let out = tool("swaks", &args);
     (out.status.success(), text(&out.stdout) + &text(&out.stderr))
@@ -37,10 +44,14 @@ fn swaks_pipelining_to_two_recipients() {
 
 #[test]
 fn swaks_message_over_size_limit_is_refused() {
-    let mut server = Server::setup_with(|t| t.replace("max_message_size = 26214400", "max_message_size = 20000"));
+    let mut server = Server::setup_with(|t| {
+        t.replace("max_message_size = 26214400", "max_message_size = 20000")
+    });
     server.run();
     let body = "x".repeat(70);
-    let big: String = std::iter::repeat_n(body.as_str(), 600).collect::<Vec<_>>().join("\n");
+    let big: String = std::iter::repeat_n(body.as_str(), 600)
+        .collect::<Vec<_>>()
+        .join("\n");
     let (ok, transcript) = swaks(
         server.ports.smtp,
         &["--from", "a@remote.test", "--to", DEMO, "--body", &big],
@@ -72,11 +83,19 @@ print("OK")
 fn smtputf8_and_8bitmime_message_arrives_intact() {
     let server = Server::start();
     let out = python(UTF8, &[&server.ports.smtp.to_string()]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let files = server.wait_for_messages(DEMO, 1);
     let msg = read(&files[0]);
     assert!(msg.contains("Return-Path: <jürgen@bücher.test>"), "{msg}");
-    assert!(msg.contains("Subject: Grüße") && msg.contains("Umlaute: äöü"), "{msg}");
+    assert!(
+        msg.contains("Subject: Grüße") && msg.contains("Umlaute: äöü"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -99,5 +118,8 @@ fn bdat_chunks_make_one_message() {
     c.cmd("QUIT");
     let files = server.wait_for_messages(DEMO, 1);
     let msg = read(&files[0]);
-    assert!(msg.contains("first part, second part\n.not stuffed\n"), "{msg}");
+    assert!(
+        msg.contains("first part, second part\n.not stuffed\n"),
+        "{msg}"
+    );
 }

@@ -77,7 +77,10 @@ impl Server {
         t = t
             .replace("127.0.0.1:2525", &format!("127.0.0.1:{}", ports.smtp))
             .replace("127.0.0.1:2587", &format!("127.0.0.1:{}", ports.submission))
-            .replace("127.0.0.1:2465", &format!("127.0.0.1:{}", ports.submissions));
+            .replace(
+                "127.0.0.1:2465",
+                &format!("127.0.0.1:{}", ports.submissions),
+            );
         // Scanning is event driven; a short safety-net interval keeps retries quick in tests.
         t = t.replace("scan_interval_secs = 60", "scan_interval_secs = 2");
         std::fs::write(&cfg, edit(t)).expect("write config");
@@ -107,7 +110,11 @@ impl Server {
             .spawn()
             .expect("spawn mailctl run");
         self.run = Some(child);
-        for port in [self.ports.smtp, self.ports.submission, self.ports.submissions] {
+        for port in [
+            self.ports.smtp,
+            self.ports.submission,
+            self.ports.submissions,
+        ] {
             wait_for_port(port);
         }
     }
