@@ -42,6 +42,37 @@ pub struct Ports {
     pub smtp: u16,
     pub submission: u16,
     pub submissions: u16,
+    pub imap: u16,
+    pub imaps: u16,
+    pub pop3: u16,
+    pub pop3s: u16,
+}
+
+impl Ports {
+    fn free() -> Ports {
+        Ports {
+            smtp: free_port(),
+            submission: free_port(),
+            submissions: free_port(),
+            imap: free_port(),
+            imaps: free_port(),
+            pop3: free_port(),
+            pop3s: free_port(),
+        }
+    }
+
+    /// The shipped config's ports paired with this test's.
+    fn rewrites(&self) -> [(u16, u16); 7] {
+        [
+            (2525, self.smtp),
+            (2587, self.submission),
+            (2465, self.submissions),
+            (2143, self.imap),
+            (2993, self.imaps),
+            (2110, self.pop3),
+            (2995, self.pop3s),
+        ]
+    }
 }
 
 pub struct Server {

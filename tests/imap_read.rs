@@ -1,0 +1,1 @@
+//! IMAP: filled in by its owner.
