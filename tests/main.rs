@@ -5,8 +5,8 @@ mod harness;
 
 mod bad_input;
 mod durability;
-mod local_delivery;
 mod imap_read;
+mod local_delivery;
 mod mail_launch;
 mod mailctl_admin;
 mod pop3_fetch;

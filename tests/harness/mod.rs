@@ -98,20 +98,15 @@ impl Server {
             .output()
             .expect("run mailctl init");
         assert!(out.status.success(), "mailctl init: {}", text(&out.stderr));
-        let ports = Ports {
-            smtp: free_port(),
-            submission: free_port(),
-            submissions: free_port(),
-        };
+        let ports = Ports::free();
         let cfg = dir.path().join("mail.toml");
         let mut t = std::fs::read_to_string(&cfg).expect("config");
-        t = t
-            .replace("127.0.0.1:2525", &format!("127.0.0.1:{}", ports.smtp))
-            .replace("127.0.0.1:2587", &format!("127.0.0.1:{}", ports.submission))
-            .replace(
-                "127.0.0.1:2465",
-                &format!("127.0.0.1:{}", ports.submissions),
+        for (shipped, ours) in ports.rewrites() {
+            t = t.replace(
+                &format!("127.0.0.1:{shipped}"),
+                &format!("127.0.0.1:{ours}"),
             );
+        }
         // Scanning is event driven; a short safety-net interval keeps retries quick in tests.
         t = t.replace("scan_interval_secs = 60", "scan_interval_secs = 2");
         std::fs::write(&cfg, edit(t)).expect("write config");
