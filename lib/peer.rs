@@ -27,13 +27,17 @@ impl Peer {
             return from_env;
         }
         Peer {
-            remote: sockaddr(nix::sys::socket::getpeername(0)),
-            local: sockaddr(nix::sys::socket::getsockname(0)),
+            remote: nix::sys::socket::getpeername(0)
+                .ok()
+                .and_then(|s| socket_addr(&s)),
+            local: nix::sys::socket::getsockname(0)
+                .ok()
+                .and_then(|s| socket_addr(&s)),
         }
     }
 
     pub fn remote_ip(&self) -> Option<IpAddr> {
-        self.remote.map(|a| canonical(a.ip()))
+        self.remote.map(|a| canonical_ip(a.ip()))
     }
 
     /// True when the client is on this host (127.0.0.0/8, ::1, or v4-mapped loopback).
@@ -74,7 +78,7 @@ fn adopt_systemd_socket() {
 }
 
 /// `::ffff:1.2.3.4` is the IPv4 client `1.2.3.4`.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
@@ -93,8 +97,8 @@ fn env_addr(ip: &str, port: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-fn sockaddr(r: nix::Result<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr> {
-    let s = r.ok()?;
+/// A nix socket address as a std one (IPv4 or IPv6 only).
+pub fn socket_addr(s: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = s.as_sockaddr_in() {
         return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
     }

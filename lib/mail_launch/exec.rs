@@ -5,7 +5,7 @@
 //! functions (dup2, sigaction, execve, write, _exit).
 
 use std::ffi::{CString, OsString};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -22,16 +22,7 @@ const OURS: [&str; 9] = [
     "TCPLOCALPORT",
 ];
 
-/// `::ffff:1.2.3.4` is the IPv4 client `1.2.3.4`.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
+pub use crate::peer::canonical_ip;
 
 /// The variables describing one connection.
 pub fn connection_env(remote: SocketAddr, local: SocketAddr) -> Vec<(String, String)> {

@@ -5,7 +5,7 @@
 use nix::sys::socket::{
     self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage,
 };
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Binds and listens on `addr`.
@@ -39,52 +39,11 @@ pub fn accept(listener: &OwnedFd) -> nix::Result<OwnedFd> {
 pub fn addresses(conn: &OwnedFd) -> nix::Result<(SocketAddr, SocketAddr)> {
     let remote = socket::getpeername::<SockaddrStorage>(conn.as_raw_fd())?;
     let local = socket::getsockname::<SockaddrStorage>(conn.as_raw_fd())?;
-    match (to_std(&remote), to_std(&local)) {
+    match (
+        crate::peer::socket_addr(&remote),
+        crate::peer::socket_addr(&local),
+    ) {
         (Some(r), Some(l)) => Ok((r, l)),
         _ => Err(nix::errno::Errno::EAFNOSUPPORT),
-    }
-}
-
-fn to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = s.as_sockaddr_in() {
-        return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
-    }
-    s.as_sockaddr_in6()
-        .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-
-    #[test]
-    fn binds_accepts_and_reports_addresses() {
-        let fd = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let local = socket::getsockname::<SockaddrStorage>(fd.as_raw_fd()).unwrap();
-        let port = to_std(&local).unwrap().port();
-        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let conn = loop {
-            match accept(&fd) {
-                Ok(c) => break c,
-                Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Default::default()),
-                Err(e) => panic!("{e}"),
-            }
-        };
-        let (r, l) = addresses(&conn).unwrap();
-        assert_eq!(r, client.local_addr().unwrap());
-        assert_eq!(l.port(), port);
-        let mut s = std::net::TcpStream::from(conn);
-        s.write_all(b"hi").unwrap();
-        let mut buf = [0u8; 2];
-        client.read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"hi");
-    }
-
-    #[test]
-    fn second_bind_on_same_port_fails() {
-        let fd = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let local = socket::getsockname::<SockaddrStorage>(fd.as_raw_fd()).unwrap();
-        assert!(bind(to_std(&local).unwrap()).is_err());
     }
 }
