@@ -17,6 +17,7 @@ pub mod mailctl;
 pub mod maildir;
 pub mod peer;
 pub mod pop3;
+pub mod privs;
 pub mod pop3d;
 pub mod queue_runner;
 pub mod smtp;

@@ -16,7 +16,6 @@
 pub mod exec;
 pub mod limits;
 pub mod listen;
-pub mod privs;
 pub mod signals;
 pub mod tcpstate;
 
@@ -33,6 +32,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::config::{self, Config};
 use crate::mlog;
+use crate::privs;
 use exec::Exec;
 use limits::{Admit, Limits};
 

@@ -1,7 +1,8 @@
-//! Privilege drop for mail-launch: after binding, a root launcher becomes the requested
-//! user (supplementary groups, gid, uid — in that order) and checks that root cannot be
-//! regained. Not root: nothing to drop. Errors are fatal: a program the admin asked to run
-//! unprivileged never runs as root.
+//! Privilege drop, shared by every program that may start as root: mail-launch after
+//! binding, and the long-running stages before reading any mail. Becomes the requested user
+//! (supplementary groups, gid, uid — in that order) and checks that root cannot be regained.
+//! Not root: nothing to drop. Errors are fatal: a program the admin asked to run unprivileged
+//! never runs as root.
 
 use nix::unistd::{self, Uid, User};
 
