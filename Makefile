@@ -26,6 +26,8 @@ lint:
 ## Benchmarks (see bench/README.md); figures go to README's performance section.
 bench: build
 	bench/smtp.sh
+	@if [ -x bench/pop3.sh ]; then bench/pop3.sh; fi
+	@if [ -x bench/imap.sh ]; then bench/imap.sh; fi
 
 clean:
 	$(CARGO) clean

@@ -18,8 +18,11 @@
 mod deliver;
 mod error;
 mod folder;
+pub mod imap_folders;
 pub mod name;
 pub mod quota;
+pub mod store;
+pub mod uidlist;
 mod read;
 
 pub use deliver::Delivered;

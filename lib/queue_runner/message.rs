@@ -1,6 +1,12 @@
 //! One delivery attempt for one queued message: expand, deliver each open recipient
-//! (writing the envelope after each result, so a crash repeats at most one delivery),
-//! then remove, bounce or reschedule it. Logs one line per recipient, Postfix style.
+//! (recording each delivery in the envelope before the next one starts, so a crash repeats
+//! at most one delivery), then remove, bounce or reschedule it. Logs one line per recipient,
+//! Postfix style.
+//!
+//! Envelope writes are the expensive part (file fsync, rename, directory fsync), so there is
+//! one only where a crash would otherwise cost more than a repeated delivery: after a
+//! delivery that more deliveries follow, before a retry is scheduled, before a bounce. The
+//! common case, every recipient delivered in one attempt, writes none: the message is removed.
 
 use super::deliver::{self, Ended};
 use super::expand::{count_received, expand_envelope};
@@ -52,24 +58,41 @@ pub fn process(cfg: &Config, spool: &Spool, dir: &Directory, id: &str) -> spool:
         for r in env.recipients.iter().filter(|r| !r.expanded) {
             log_result(id, r);
         }
-        spool.write_envelope(Stage::Queue, id, &env)?;
+        // Not written here: expansion only reads the directory and the message, so after a
+        // crash it is simply done again. The first envelope write below (after a delivery,
+        // or in `finish`) stores the expanded list, and from then on it happens once.
     }
+    // True while a delivery is done but not yet in the envelope on disk.
+    let mut unrecorded = false;
     for i in 0..env.recipients.len() {
         let r = &env.recipients[i];
         if r.state.is_final() || !r.expanded {
             continue;
         }
         if stop_requested() {
-            return Ok(());
+            return write_progress(spool, id, &env, unrecorded);
+        }
+        // Recorded before the next delivery starts, so a crash repeats at most one. After
+        // the last one `finish` writes (or removes) once.
+        if unrecorded {
+            spool.write_envelope(Stage::Queue, id, &env)?;
         }
         let (state, reply) = deliver_one(cfg, spool, id, &env, r);
         let r = &mut env.recipients[i];
         r.state = state;
         r.reply = Some(reply);
-        spool.write_envelope(Stage::Queue, id, &env)?;
+        unrecorded = state == RcptState::Delivered;
         log_result(id, &env.recipients[i]);
     }
     finish(cfg, spool, id, &mut env)
+}
+
+/// Writes the envelope when a stop interrupts an attempt that delivered something.
+fn write_progress(spool: &Spool, id: &str, env: &Envelope, unrecorded: bool) -> spool::Result<()> {
+    if unrecorded {
+        spool.write_envelope(Stage::Queue, id, env)?;
+    }
+    Ok(())
 }
 
 /// Removes, bounces or reschedules after the attempt.
@@ -81,17 +104,21 @@ fn finish(cfg: &Config, spool: &Spool, id: &str, env: &mut Envelope) -> spool::R
             log_result(id, r);
         }
     }
-    spool.write_envelope(Stage::Queue, id, env)?;
     match next {
         Next::Remove => {
+            // Every recipient is delivered durably: no envelope write, just remove. A crash
+            // before the removal delivers again from the old envelope (a duplicate, never a
+            // loss); see `Spool::remove` for why the removal itself needs no fsync.
             spool.remove(Stage::Queue, id)?;
             mlog!("{id}: removed");
         }
         Next::Bounce => {
+            spool.write_envelope(Stage::Queue, id, env)?;
             spool.move_to(id, Stage::Queue, Stage::Bounce)?;
             mlog!("{id}: moved to bounce");
         }
         Next::Retry(at) => {
+            spool.write_envelope(Stage::Queue, id, env)?;
             mlog!(
                 "{id}: deferred attempts={} next_attempt_in={}s",
                 env.attempts,

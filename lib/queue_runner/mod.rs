@@ -28,10 +28,10 @@ use crate::exit::Exit;
 use crate::mlog;
 use crate::spool::{self, Spool, Stage};
 use pool::Pool;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use message::{process, REMOTE_NOT_YET};
 
@@ -98,10 +98,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         cfg.queue.max_parallel_deliveries
     );
     let mut tried = HashSet::new();
-    let mut complained = HashSet::new();
+    let mut scanner = Scanner::default();
     while !wake::stop_requested() {
         watch.maybe_reload(&shared);
-        let (due, earliest) = scan(&shared.spool, &mut complained);
+        let (due, earliest) = scanner.scan(&shared.spool, &pool, cfg);
         for id in due {
             if !opts.once || tried.insert(id.clone()) {
                 pool.submit(id);
@@ -109,7 +109,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         }
         if opts.once {
             pool.wait_idle();
-            if scan(&shared.spool, &mut complained)
+            if scanner
+                .scan(&shared.spool, &pool, cfg)
                 .0
                 .iter()
                 .all(|id| tried.contains(id))
@@ -125,32 +126,68 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// Ids due now, and the earliest future `next_attempt` among the rest.
-fn scan(spool: &Spool, complained: &mut HashSet<String>) -> (Vec<String>, Option<u64>) {
-    let ids = match spool.list(Stage::Queue) {
-        Ok(ids) => ids,
-        Err(e) => {
-            mlog!("cannot list queue: {e}");
-            return (Vec::new(), None);
+/// Finds due messages. Every wake-up lists `queue/`, but reads an envelope only when it
+/// can matter: not for a message a worker holds (the worker reads it), and not again for a
+/// message already seen waiting for a later retry (remembered in `waiting`). Without that,
+/// each wake-up under load re-read every queued envelope. Only queue-runner changes queued
+/// envelopes' retry times; `waiting` is forgotten every `scan_interval` so that an admin's
+/// edit is still picked up.
+#[derive(Default)]
+struct Scanner {
+    /// id → `next_attempt` (in the future when read).
+    waiting: HashMap<String, u64>,
+    complained: HashSet<String>,
+    forgotten: Option<Instant>,
+}
+
+impl Scanner {
+    /// Ids due now, and the earliest future `next_attempt` among the rest.
+    fn scan(&mut self, spool: &Spool, pool: &Pool, cfg: &Config) -> (Vec<String>, Option<u64>) {
+        if self
+            .forgotten
+            .is_none_or(|t| t.elapsed() >= cfg.queue.scan_interval)
+        {
+            self.waiting.clear();
+            self.forgotten = Some(Instant::now());
         }
-    };
-    let now = message::now();
-    let (mut due, mut earliest) = (Vec::new(), None::<u64>);
-    for id in ids {
-        match spool.read_envelope(Stage::Queue, &id) {
-            Ok(env) if env.next_attempt <= now => due.push(id),
-            Ok(env) => {
-                earliest = Some(earliest.map_or(env.next_attempt, |e| e.min(env.next_attempt)))
-            }
-            Err(spool::Error::NotFound { .. }) => {}
+        let ids = match spool.list(Stage::Queue) {
+            Ok(ids) => ids,
             Err(e) => {
-                if complained.insert(id.clone()) {
-                    mlog!("{id}: cannot read envelope, leaving it alone: {e}");
-                }
+                mlog!("cannot list queue: {e}");
+                return (Vec::new(), None);
+            }
+        };
+        let now = message::now();
+        let listed: HashSet<&String> = ids.iter().collect();
+        self.waiting.retain(|id, _| listed.contains(id));
+        let (mut due, mut earliest) = (Vec::new(), None::<u64>);
+        for id in &ids {
+            if pool.in_flight(id) {
+                continue;
+            }
+            let at = match self.waiting.get(id) {
+                Some(&at) if at > now => at,
+                _ => match spool.read_envelope(Stage::Queue, id) {
+                    Ok(env) => env.next_attempt,
+                    Err(spool::Error::NotFound { .. }) => continue,
+                    Err(e) => {
+                        if self.complained.insert(id.clone()) {
+                            mlog!("{id}: cannot read envelope, leaving it alone: {e}");
+                        }
+                        continue;
+                    }
+                },
+            };
+            if at <= now {
+                self.waiting.remove(id);
+                due.push(id.clone());
+            } else {
+                self.waiting.insert(id.clone(), at);
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
             }
         }
+        (due, earliest)
     }
-    (due, earliest)
 }
 
 /// How long to sleep: the scan interval, shortened to the earliest retry and to the retry

@@ -55,6 +55,15 @@ impl Pool {
         }
     }
 
+    /// True while `id` is queued or being worked on (its envelope is the worker's business).
+    pub fn in_flight(&self, id: &str) -> bool {
+        self.busy
+            .ids
+            .lock()
+            .map(|ids| ids.contains(id))
+            .unwrap_or(false)
+    }
+
     /// Blocks until no message is queued or in progress.
     pub fn wait_idle(&self) {
         let Ok(mut ids) = self.busy.ids.lock() else {

@@ -11,7 +11,8 @@ const SCRIPT: &str = r#"#!/bin/sh
 # --config F -d ADDR -f SENDER
 [ "$1" = --config ] && [ "$3" = -d ] && [ "$5" = -f ] || exit 64
 case "$4" in
-  demo@example.test) cat > "$(dirname "$0")/../got-$QUEUE_ID-$6"; exit 0 ;;
+  demo@example.test) cat >> "$(dirname "$0")/../got-$QUEUE_ID-$6"; exit 0 ;;
+  snap@example.test) cp "$(dirname "$0")/../spool/queue/$QUEUE_ID/envelope" "$(dirname "$0")/../snap-$QUEUE_ID"; exit 0 ;;
   full@example.test) echo "local-deliver[1]: $QUEUE_ID: mailbox full (#4.2.2)" >&2; exit 75 ;;
   *) echo "local-deliver[1]: $QUEUE_ID: unknown user $4 (#5.1.1)" >&2; exit 77 ;;
 esac
@@ -35,7 +36,8 @@ fn setup() -> Setup {
     let text = "hostname = \"h\"\nspool_dir = \"spool\"\nmail_root = \"m\"\nusers_file = \"u\"\n\
                 bin_dir = \"bin\"\nrecipient_delimiter = \"+\"\n[domains.\"example.test\"]\n";
     let cfg = Config::parse(&root.join("mail.toml"), text).unwrap();
-    let users = "demo@example.test:x::::::\nfull@example.test:x::::::\nbob@example.test:x::::::\n";
+    let users = "demo@example.test:x::::::\nfull@example.test:x::::::\nbob@example.test:x::::::\n\
+                 snap@example.test:x::::::\n";
     let users = UserDb::parse(Path::new("u"), users).unwrap();
     let aliases = Aliases::parse(Path::new("a"), "list: demo, full\n").unwrap();
     let spool = Spool::open(&cfg.spool_dir).unwrap();
@@ -129,4 +131,72 @@ fn missing_local_deliver_defers() {
         .as_deref()
         .unwrap()
         .starts_with("451 4.3.0 cannot run local-deliver"));
+}
+
+#[test]
+fn each_delivery_is_on_disk_before_the_next_starts() {
+    let s = setup();
+    let id = enqueue(&s, &["demo@example.test", "snap@example.test"]);
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    // What a crash during the second delivery would have left: the first one recorded.
+    let snap = std::fs::read_to_string(s.root.join(format!("snap-{id}"))).unwrap();
+    let env = Envelope::from_toml(&snap).unwrap();
+    assert_eq!(env.recipients[0].state, RcptState::Delivered);
+    assert_eq!(env.recipients[1].state, RcptState::Pending);
+    assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
+}
+
+#[test]
+fn crash_before_removal_duplicates_never_loses() {
+    let s = setup();
+    let id = enqueue(&s, &["demo@example.test"]);
+    let entry = s.spool.stage_dir(Stage::Queue).join(&id);
+    let saved = s.root.join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    for f in ["message", "envelope"] {
+        std::fs::copy(entry.join(f), saved.join(f)).unwrap();
+    }
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
+    // The removal is not fsynced: a crash may bring the entry back as it was before the
+    // attempt (no envelope was written). Running again delivers it again and removes it.
+    std::fs::rename(&saved, &entry).unwrap();
+    process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
+    assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
+    let got = std::fs::read(s.root.join(format!("got-{id}-a@remote.test"))).unwrap();
+    assert_eq!(got, b"Subject: t\r\n\r\nhi\r\nSubject: t\r\n\r\nhi\r\n");
+}
+
+#[test]
+fn scanner_reads_a_waiting_envelope_once() {
+    let s = setup();
+    let due = enqueue(&s, &["demo@example.test"]);
+    let later = enqueue(&s, &["demo@example.test"]);
+    let mut env = s.spool.read_envelope(Stage::Queue, &later).unwrap();
+    env.next_attempt = message::now() + 3600;
+    s.spool.write_envelope(Stage::Queue, &later, &env).unwrap();
+    let shared = std::sync::Arc::new(Shared {
+        cfg: s.cfg.clone(),
+        spool: s.spool.clone(),
+        dir: std::sync::RwLock::new(std::sync::Arc::new(Directory::new(
+            UserDb::parse(Path::new("u"), "").unwrap(),
+            Aliases::parse(Path::new("a"), "").unwrap(),
+        ))),
+    });
+    let pool = pool::Pool::start(shared, 1);
+    let mut scanner = Scanner::default();
+    let (ids, earliest) = scanner.scan(&s.spool, &pool, &s.cfg);
+    assert_eq!(ids, vec![due.clone()]);
+    assert_eq!(earliest, Some(env.next_attempt));
+    // Remembered as waiting: the next wake-up does not read (or choke on) its envelope.
+    let path = s
+        .spool
+        .stage_dir(Stage::Queue)
+        .join(&later)
+        .join("envelope");
+    std::fs::write(&path, "not toml [").unwrap();
+    let (ids, earliest) = scanner.scan(&s.spool, &pool, &s.cfg);
+    assert_eq!(ids, vec![due]);
+    assert_eq!(earliest, Some(env.next_attempt));
+    pool.shutdown();
 }

@@ -78,7 +78,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// True when the message already starts with our header from `hostname` (a rescan after a
-/// crash between rewriting the message and recording `scanned`).
+/// crash between rewriting the message and moving it to the queue).
 pub fn already_marked(message: &[u8], hostname: &str) -> bool {
     let prefix = format!("{HEADER}: {hostname};");
     message.len() >= prefix.len() && message[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())

@@ -35,7 +35,9 @@ pub struct Envelope {
     /// The transaction used SMTPUTF8.
     #[serde(default)]
     pub smtputf8: bool,
-    /// Set by spam-scan once it has added its headers, so a rescan after a crash adds none.
+    /// Set by earlier spam-scans once they had added their header; still honoured (no second
+    /// header), no longer written: spam-scan now recognises its header at the top instead,
+    /// which spares an envelope rewrite per message.
     #[serde(default)]
     pub scanned: bool,
 }

@@ -1,0 +1,306 @@
+//! The selected mailbox as this session sees it: messages in sequence-number order with
+//! their UIDs (from `maildir::uidlist`), Maildir flags and this session's `\Recent` set, and
+//! `refresh`, which brings the view up to date with the disk and reports the difference as
+//! untagged EXISTS, RECENT, EXPUNGE and FETCH FLAGS responses.
+//!
+//! `\Recent`: a read-write SELECT moves messages from new/ to cur/ (keeping their flags) as
+//! it first sees them; the session that moved a message is the one that sees it `\Recent`.
+//! EXAMINE moves nothing and shows new/ messages as recent.
+//! Expunges by others are only reported when the command allows it (RFC 3501 7.4.1: not
+//! during FETCH, STORE or SEARCH); until then the message stays in the view as a ghost.
+//! Errors: `maildir::Error` (temporary).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use crate::imap::imap_types::flag::Flag;
+use crate::imap::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use crate::maildir::uidlist::{UidEntry, UidList};
+use crate::maildir::{store, FolderName, Maildir, Result};
+
+/// One message in the view.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    pub entry: UidEntry,
+    pub recent: bool,
+}
+
+impl Msg {
+    pub fn uid(&self) -> u32 {
+        self.entry.uid
+    }
+
+    pub fn has(&self, letter: char) -> bool {
+        self.entry.flags.contains(letter)
+    }
+
+    /// `\Seen \Flagged …` for FETCH FLAGS.
+    pub fn flag_list(&self) -> String {
+        flag_list(&self.entry.flags, self.recent)
+    }
+}
+
+pub struct Selected {
+    pub folder: Option<FolderName>,
+    pub dir: PathBuf,
+    pub read_only: bool,
+    pub uidvalidity: u32,
+    pub next_uid: u32,
+    pub msgs: Vec<Msg>,
+}
+
+/// The flags a mailbox offers, for FLAGS and PERMANENTFLAGS.
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+/// The Maildir letter of an IMAP system flag; `None` for keywords and others.
+pub fn letter(flag: &Flag) -> Option<char> {
+    match flag {
+        Flag::Answered => Some('R'),
+        Flag::Deleted => Some('T'),
+        Flag::Draft => Some('D'),
+        Flag::Flagged => Some('F'),
+        Flag::Seen => Some('S'),
+        _ => None,
+    }
+}
+
+/// `\Answered \Seen …` from Maildir letters (and `\Recent`).
+pub fn flag_list(letters: &str, recent: bool) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for (l, name) in [
+        ('R', "\\Answered"),
+        ('F', "\\Flagged"),
+        ('T', "\\Deleted"),
+        ('S', "\\Seen"),
+        ('D', "\\Draft"),
+    ] {
+        if letters.contains(l) {
+            out.push(name);
+        }
+    }
+    if recent {
+        out.push("\\Recent");
+    }
+    out.join(" ")
+}
+
+impl Selected {
+    /// Opens a mailbox. `read_only` (EXAMINE) changes nothing on disk but the UID index.
+    pub fn open(
+        maildir: &Maildir,
+        folder: Option<FolderName>,
+        read_only: bool,
+    ) -> Result<Selected> {
+        let dir = maildir.folder_path(folder.as_ref());
+        let list = UidList::sync(&dir)?;
+        let mut sel = Selected {
+            folder,
+            dir,
+            read_only,
+            uidvalidity: list.uidvalidity,
+            next_uid: list.next_uid,
+            msgs: Vec::with_capacity(list.entries.len()),
+        };
+        for e in list.entries {
+            let m = sel.adopt(e);
+            sel.msgs.push(m);
+        }
+        Ok(sel)
+    }
+
+    /// A message first seen: moved new/ → cur/ in read-write mode, `\Recent` if it was new.
+    fn adopt(&self, mut entry: UidEntry) -> Msg {
+        let recent = entry.in_new;
+        if entry.in_new && !self.read_only {
+            if let Ok(name) = store::mark_seen_moved(&self.dir, &entry) {
+                entry.file_name = name;
+                entry.in_new = false;
+            }
+        }
+        Msg { entry, recent }
+    }
+
+    pub fn exists(&self) -> usize {
+        self.msgs.len()
+    }
+
+    pub fn recent(&self) -> usize {
+        self.msgs.iter().filter(|m| m.recent).count()
+    }
+
+    /// Re-reads the folder; returns the untagged responses for what changed. Messages gone
+    /// from disk are dropped (with `* n EXPUNGE`) only when `allow_expunge`.
+    pub fn refresh(&mut self, allow_expunge: bool) -> Result<Vec<u8>> {
+        let list = UidList::sync(&self.dir)?;
+        self.next_uid = list.next_uid;
+        let mut out = Vec::new();
+        let last_uid = self.msgs.last().map_or(0, Msg::uid);
+        let mut on_disk: HashMap<u32, UidEntry> =
+            list.entries.into_iter().map(|e| (e.uid, e)).collect();
+        let mut gone = Vec::new();
+        for (i, m) in self.msgs.iter_mut().enumerate() {
+            match on_disk.remove(&m.uid()) {
+                None => gone.push(i),
+                Some(e) => {
+                    let changed = e.flags != m.entry.flags;
+                    m.entry = e;
+                    if changed {
+                        let line = format!("{} FETCH (FLAGS ({}))", i + 1, m.flag_list());
+                        out.extend(crate::imap::reply::untagged(&line));
+                    }
+                }
+            }
+        }
+        if allow_expunge {
+            for &i in gone.iter().rev() {
+                self.msgs.remove(i);
+                out.extend(crate::imap::reply::untagged(&format!("{} EXPUNGE", i + 1)));
+            }
+        }
+        let mut fresh: Vec<UidEntry> = on_disk.into_values().filter(|e| e.uid > last_uid).collect();
+        if !fresh.is_empty() {
+            fresh.sort_by_key(|e| e.uid);
+            for e in fresh {
+                let m = self.adopt(e);
+                self.msgs.push(m);
+            }
+            out.extend(crate::imap::reply::untagged(&format!(
+                "{} EXISTS",
+                self.exists()
+            )));
+            out.extend(crate::imap::reply::untagged(&format!(
+                "{} RECENT",
+                self.recent()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Indices into `msgs` named by a sequence set (`uid`: by UID), ascending, no duplicates.
+    /// Works on ranges, so `1:4294967295` costs no more than `1:*`.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
+        let mut out = BTreeSet::new();
+        let Some(last) = self.msgs.last() else {
+            return Vec::new();
+        };
+        let largest = if uid {
+            last.uid()
+        } else {
+            self.msgs.len() as u32
+        };
+        let value = |s: &SeqOrUid| match s {
+            SeqOrUid::Value(v) => v.get(),
+            SeqOrUid::Asterisk => largest,
+        };
+        for seq in set.0.as_ref() {
+            let (a, b) = match seq {
+                Sequence::Single(s) => (value(s), value(s)),
+                Sequence::Range(a, b) => (value(a), value(b)),
+            };
+            let (lo, hi) = (a.min(b), a.max(b));
+            if uid {
+                let start = self.msgs.partition_point(|m| m.uid() < lo);
+                let end = self.msgs.partition_point(|m| m.uid() <= hi);
+                out.extend(start..end);
+            } else {
+                let hi = hi.min(largest) as usize;
+                out.extend((lo as usize).saturating_sub(1)..hi);
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Whether a sequence-number set names messages that do not exist (a BAD per RFC 3501).
+    pub fn seq_out_of_range(&self, set: &SequenceSet) -> bool {
+        let n = self.msgs.len() as u32;
+        set.0.as_ref().iter().any(|seq| {
+            let over = |s: &SeqOrUid| matches!(s, SeqOrUid::Value(v) if v.get() > n);
+            match seq {
+                Sequence::Single(s) => over(s),
+                Sequence::Range(a, b) => over(a) && over(b),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::imap_types::sequence::SequenceSet;
+
+    fn set(s: &str) -> SequenceSet {
+        SequenceSet::try_from(s).unwrap()
+    }
+
+    fn text(b: Vec<u8>) -> String {
+        String::from_utf8(b).unwrap()
+    }
+
+    fn maildir_with(n: usize) -> (tempfile::TempDir, Maildir) {
+        let t = tempfile::tempdir().unwrap();
+        let md = Maildir::create(t.path().join("m")).unwrap();
+        for i in 0..n {
+            md.deliver(
+                None,
+                format!("Subject: {i}\n\nx\n").as_bytes(),
+                &Default::default(),
+            )
+            .unwrap();
+        }
+        (t, md)
+    }
+
+    #[test]
+    fn select_moves_new_to_cur_and_marks_recent() {
+        let (_t, md) = maildir_with(3);
+        let sel = Selected::open(&md, None, false).unwrap();
+        assert_eq!((sel.exists(), sel.recent()), (3, 3));
+        assert!(md.list(None).unwrap().iter().all(|e| !e.is_new));
+        let again = Selected::open(&md, None, false).unwrap();
+        assert_eq!(again.recent(), 0, "only the first session sees \\Recent");
+    }
+
+    #[test]
+    fn examine_changes_nothing() {
+        let (_t, md) = maildir_with(2);
+        let sel = Selected::open(&md, None, true).unwrap();
+        assert_eq!(sel.recent(), 2);
+        assert!(md.list(None).unwrap().iter().all(|e| e.is_new));
+    }
+
+    #[test]
+    fn resolves_sequence_and_uid_ranges() {
+        let (_t, md) = maildir_with(4);
+        let sel = Selected::open(&md, None, false).unwrap();
+        assert_eq!(sel.resolve(&set("2:*"), false), [1, 2, 3]);
+        assert_eq!(sel.resolve(&set("*:3"), false), [2, 3]);
+        assert_eq!(sel.resolve(&set("1,3,9"), false), [0, 2]);
+        assert_eq!(sel.resolve(&set("3:4294967295"), true), [2, 3]);
+        assert_eq!(sel.resolve(&set("*"), true), [3]);
+        assert_eq!(sel.resolve(&set("5:9"), true), Vec::<usize>::new());
+        assert!(sel.seq_out_of_range(&set("5")));
+        assert!(!sel.seq_out_of_range(&set("1:*")));
+    }
+
+    #[test]
+    fn refresh_reports_other_sessions_changes() {
+        let (_t, md) = maildir_with(3);
+        let mut a = Selected::open(&md, None, false).unwrap();
+        let b = Selected::open(&md, None, false).unwrap();
+        store::set_flags(&b.dir, &b.msgs[0].entry, "F").unwrap();
+        store::delete(&b.dir, &b.msgs[1].entry).unwrap();
+        md.deliver(None, b"Subject: new\n\nx\n", &Default::default())
+            .unwrap();
+        // Not allowed to expunge: the gone message stays as a ghost.
+        let news = text(a.refresh(false).unwrap());
+        assert_eq!(
+            news,
+            "* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 4 EXISTS\r\n* 4 RECENT\r\n"
+        );
+        assert_eq!(a.exists(), 4);
+        let news = text(a.refresh(true).unwrap());
+        assert_eq!(news, "* 2 EXPUNGE\r\n");
+        assert_eq!(a.exists(), 3);
+        assert_eq!(text(a.refresh(true).unwrap()), "");
+    }
+}

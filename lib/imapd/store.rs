@@ -1,0 +1,211 @@
+//! Changing messages: STORE (+FLAGS, -FLAGS, FLAGS, .SILENT) as Maildir flag letters in
+//! file names (`\Seen` S, `\Answered` R, `\Flagged` F, `\Deleted` T, `\Draft` D; other
+//! letters such as P are kept; keywords are accepted for the session only and not stored),
+//! and COPY/MOVE into another folder with UIDPLUS COPYUID. Copies go through
+//! `Maildir::deliver` (tmp → fsync → new/, quota checked) and keep their flags; MOVE deletes
+//! the originals only after every copy is safe.
+
+use std::io::Read;
+
+use crate::imap::imap_types::flag::{Flag, StoreResponse, StoreType};
+use crate::imap::imap_types::mailbox::Mailbox;
+use crate::imap::imap_types::sequence::SequenceSet;
+use crate::imap::reply::{self, Status};
+use crate::maildir::uidlist::{base_of, UidEntry, UidList};
+use crate::maildir::{name, store};
+
+use super::commands::Done;
+use super::mailbox::letter;
+use super::{names, select, Account};
+
+/// Letters this server stores for IMAP flags.
+const IMAP_LETTERS: &str = "DFRST";
+
+pub fn store(
+    account: &mut Account,
+    set: &SequenceSet,
+    kind: StoreType,
+    response: StoreResponse,
+    flags: &[Flag<'static>],
+    uid: bool,
+    out: &mut Vec<u8>,
+) -> Done {
+    let user = account.user.clone();
+    let Some(sel) = account.selected.as_mut() else {
+        return Done::bad("no mailbox selected");
+    };
+    if sel.read_only {
+        return Done::new(Status::No, "READ-ONLY", "mailbox is read-only");
+    }
+    if !uid && sel.seq_out_of_range(set) {
+        return Done::bad("no such message");
+    }
+    let given: String = flags.iter().filter_map(letter).collect();
+    for i in sel.resolve(set, uid) {
+        let old = sel.msgs[i].entry.flags.clone();
+        let new: String = match kind {
+            StoreType::Replace => old
+                .chars()
+                .filter(|c| !IMAP_LETTERS.contains(*c))
+                .chain(given.chars())
+                .collect(),
+            StoreType::Add => old.chars().chain(given.chars()).collect(),
+            StoreType::Remove => old.chars().filter(|c| !given.contains(*c)).collect(),
+        };
+        if sorted(&new) != sorted(&old) {
+            match store::set_flags(&sel.dir, &sel.msgs[i].entry, &new) {
+                Ok(n) => {
+                    let e = &mut sel.msgs[i].entry;
+                    e.flags = sorted(name::flags(&n));
+                    e.file_name = n;
+                    e.in_new = false;
+                }
+                Err(e) => return Done::storage(&user, &e),
+            }
+        }
+        if response == StoreResponse::Answer {
+            let m = &sel.msgs[i];
+            let uid_part = if uid {
+                format!("UID {} ", m.uid())
+            } else {
+                String::new()
+            };
+            let line = format!("{} FETCH ({uid_part}FLAGS ({}))", i + 1, m.flag_list());
+            out.extend(reply::untagged(&line));
+        }
+    }
+    Done::ok("STORE completed")
+}
+
+fn sorted(s: &str) -> String {
+    let mut v: Vec<char> = s.chars().collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter().collect()
+}
+
+/// COPY (`moving` false) or MOVE.
+pub fn copy(
+    account: &mut Account,
+    set: &SequenceSet,
+    mailbox: &Mailbox,
+    uid: bool,
+    moving: bool,
+    out: &mut Vec<u8>,
+) -> Done {
+    let dest = match names::parse(mailbox) {
+        Ok(f) => f,
+        Err(e) => return Done::new(Status::No, "CANNOT", &e),
+    };
+    if !select::exists(account, dest.as_ref()) {
+        return Done::new(Status::No, "TRYCREATE", "no such mailbox");
+    }
+    let Some(sel) = account.selected.as_ref() else {
+        return Done::bad("no mailbox selected");
+    };
+    if moving && sel.read_only {
+        return Done::new(Status::No, "READ-ONLY", "mailbox is read-only");
+    }
+    if !uid && sel.seq_out_of_range(set) {
+        return Done::bad("no such message");
+    }
+    let picked = sel.resolve(set, uid);
+    if picked.is_empty() {
+        return Done::ok("nothing to do");
+    }
+    // Copy everything first; only then may originals go.
+    let mut copied: Vec<(u32, String)> = Vec::new();
+    for &i in &picked {
+        let entry = &sel.msgs[i].entry;
+        let mut data = Vec::new();
+        match store::open(&sel.dir, entry) {
+            Ok(Some(mut f)) => {
+                if let Err(e) = f.read_to_end(&mut data) {
+                    crate::mlog!("error: user={} copy read: {e}", account.user);
+                    return Done::new(Status::No, "UNAVAILABLE", "temporary failure, try again");
+                }
+            }
+            Ok(None) => return Done::no("some messages were expunged meanwhile"),
+            Err(e) => return Done::storage(&account.user, &e),
+        }
+        let done = match account
+            .maildir
+            .deliver(dest.as_ref(), &data, &account.quota)
+        {
+            Ok(d) => d,
+            Err(e) => return Done::storage(&account.user, &e),
+        };
+        let dest_dir = account.maildir.folder_path(dest.as_ref());
+        let flags: String = entry
+            .flags
+            .chars()
+            .filter(|c| *c != 'T' || !moving)
+            .collect();
+        let mut name = done.name.clone();
+        if !flags.is_empty() {
+            let fresh = new_entry(&done.name, done.size);
+            if let Ok(n) = store::set_flags(&dest_dir, &fresh, &flags) {
+                name = n;
+            }
+        }
+        copied.push((entry.uid, base_of(&name).to_string()));
+    }
+    let code = copyuid(account, dest.as_ref(), &copied);
+    if !moving {
+        return Done::new(Status::Ok, &code, "COPY completed");
+    }
+    out.extend(reply::untagged_status(Status::Ok, &code, "moved"));
+    let user = account.user.clone();
+    let Some(sel) = account.selected.as_mut() else {
+        return Done::bad("no mailbox selected");
+    };
+    for &i in picked.iter().rev() {
+        if let Err(e) = store::delete(&sel.dir, &sel.msgs[i].entry) {
+            return Done::storage(&user, &e);
+        }
+        sel.msgs.remove(i);
+        out.extend(reply::untagged(&format!("{} EXPUNGE", i + 1)));
+    }
+    Done::ok("MOVE completed")
+}
+
+/// A `UidEntry` for a file just delivered into new/ (before it has a UID).
+pub fn new_entry(file_name: &str, size: u64) -> UidEntry {
+    UidEntry {
+        uid: 0,
+        base: base_of(file_name).to_string(),
+        file_name: file_name.to_string(),
+        in_new: true,
+        flags: String::new(),
+        size,
+    }
+}
+
+/// `COPYUID <validity> <src uids> <dst uids>` after assigning UIDs in the destination;
+/// empty when that fails (the copy itself succeeded).
+fn copyuid(
+    account: &Account,
+    dest: Option<&crate::maildir::FolderName>,
+    copied: &[(u32, String)],
+) -> String {
+    let Ok(list) = UidList::sync(&account.maildir.folder_path(dest)) else {
+        return String::new();
+    };
+    let mut src = Vec::new();
+    let mut dst = Vec::new();
+    for (uid, base) in copied {
+        if let Some(e) = list.entries.iter().find(|e| &e.base == base) {
+            src.push(uid.to_string());
+            dst.push(e.uid.to_string());
+        }
+    }
+    if src.is_empty() {
+        return String::new();
+    }
+    format!(
+        "COPYUID {} {} {}",
+        list.uidvalidity,
+        src.join(","),
+        dst.join(",")
+    )
+}
