@@ -188,11 +188,23 @@ for cmd in [b"a1 FROB\r\n", b"a2 SELECT INBOX\r\n", b"a3 FETCH 1 FLAGS\r\n"]:
     line = c.readline()
     assert b" BAD " in line, line
 ok(c.noop())
-c.logout()
+# The fifth failure ends the connection.
+for i in range(4):
+    try:
+        c.login(USER, "wrong-secret-xyz")
+        assert False, "login with a wrong password succeeded"
+    except imaplib.IMAP4.error as e:
+        assert "AUTHENTICATIONFAILED" in str(e), e
+try:
+    c.noop()
+    assert False, "still connected after five failures"
+except imaplib.IMAP4.abort:
+    pass
 "#,
     );
     let log = server.log();
     assert!(log.contains("auth failed user=demo@example.test"), "{log}");
+    assert!(log.contains("reason=too many failed logins"), "{log}");
     assert!(
         !log.contains("wrong-secret-xyz"),
         "password in the log: {log}"
@@ -469,4 +481,48 @@ c.logout()
         .collect();
     assert_eq!(drafts.len(), 1, "draft uploaded");
     assert!(read(&drafts[0]).contains("Subject: local draft"));
+}
+
+#[test]
+fn getmail_fetches_and_deletes_over_implicit_tls() {
+    let server = Server::start();
+    run_py(&server, r#"for i in range(5): send("getmail %d" % i)"#);
+    server.wait_for_messages(DEMO, 5);
+    let dir = server.dir.path().join("getmail");
+    let dest = dir.join("got");
+    std::fs::create_dir_all(&dest).expect("getmail dir");
+    // An external MDA: getmail's Maildir destination refuses to run as root (CI does).
+    std::fs::write(
+        dir.join("getmailrc"),
+        format!(
+            "[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = 127.0.0.1\nport = {}\n\
+             username = {DEMO}\npassword = {DEMO_PASSWORD}\nmailboxes = (\"INBOX\",)\n\n\
+             [destination]\ntype = MDA_external\npath = /bin/sh\n\
+             arguments = (\"-c\", \"cat > $(mktemp {}/m.XXXXXX)\")\nallow_root_commands = true\n\n\
+             [options]\ndelete = true\nread_all = true\n",
+            server.ports.imaps,
+            dest.display()
+        ),
+    )
+    .expect("getmailrc");
+    let out = std::process::Command::new("getmail")
+        .arg("--getmaildir")
+        .arg(&dir)
+        .arg("--rcfile")
+        .arg("getmailrc")
+        .env("HOME", &dir)
+        .output()
+        .expect("getmail must be installed");
+    let got = list_files(&dest);
+    assert_eq!(
+        got.len(),
+        5,
+        "getmail: {}\n{}\n--- log ---\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        server.log()
+    );
+    assert!(got.iter().any(|p| read(p).contains("Subject: getmail 3")));
+    let md = server.maildir(DEMO);
+    assert!(list_files(&md.join("new")).is_empty() && cur_names(&md).is_empty());
 }

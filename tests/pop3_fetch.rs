@@ -278,7 +278,7 @@ fn kill_9_in_session_loses_nothing() {
         server.ports.pop3.to_string(),
         server.ports.pop3s.to_string(),
     ];
-    let mut child = Command::new("python3")
+    let child = Command::new("python3")
         .args([
             "-c",
             &script,

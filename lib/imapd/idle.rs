@@ -3,6 +3,9 @@
 //! links into new/, a flag change or expunge by another session renames or unlinks in cur/),
 //! and reported at once as untagged EXISTS/RECENT/EXPUNGE/FETCH. Without a selected mailbox
 //! only DONE ends it. The 30-minute autologout applies (clients re-IDLE every 29 minutes).
+//! Client input is noticed by poll(2) on fd 0; bytes rustls already decrypted but not yet
+//! handed over are not seen by poll, which is harmless for `DONE` (one short record, read
+//! whole) and for anything pipelined after it (the driver's blocking read takes it).
 //! Errors: `Err(reason)` when the connection ends; inotify failures fall back to a 30 s poll.
 
 use std::os::fd::AsFd;

@@ -5,11 +5,14 @@
 //! `peer::Peer::detect`. `--tls` (port 993) starts TLS on the first byte; otherwise STARTTLS is
 //! offered when `[tls]` is configured. LOGIN/AUTHENTICATE need TLS unless the client is on
 //! loopback and `smtpd.allow_plaintext_auth_on_loopback` is set (LOGINDISABLED otherwise).
-//! Users are checked against `users_file`; the Maildir is `Config::maildir_path(user)`, made on
-//! first login with the SPECIAL-USE folders Sent, Drafts, Trash, Junk and Archive.
-//! Logs: one line per event on stderr (`login user=… client=…`, `auth failed …`, never a
-//! password). Timeouts: `smtpd.command_timeout_secs` before login, then 30 minutes without a
-//! command (RFC 3501 autologout), IDLE included.
+//! Users are checked against `users_file`; the Maildir is `Config::maildir_path(user)`, made at
+//! login when missing, with the SPECIAL-USE folders Sent, Drafts, Trash, Junk and Archive.
+//! Runs as whoever started it (systemd `User=mail`, or mail-launch's `run_as`); it does not
+//! switch users itself.
+//! Failed logins are answered after a delay growing by a second each (up to 5 s), and the
+//! fifth closes the connection. Logs: one line per event on stderr (`login user=… client=…`,
+//! `auth failed …`, never a password). Timeouts: `smtpd.command_timeout_secs` before login,
+//! then 30 minutes without a command (RFC 3501 autologout), IDLE included.
 //!
 //! Owns the I/O, TLS, timeouts and login around the sans-I/O `imap::Session`, and hands
 //! mailbox commands to `commands`. Errors: `imapd::Error` for what stops the program before a
@@ -41,6 +44,9 @@ use crate::users::UserDb;
 
 /// RFC 3501 5.4: an autologout timer must be at least 30 minutes.
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Failed logins on one connection before it is closed.
+pub const MAX_AUTH_FAILURES: u32 = 5;
 
 /// Folders every account gets on first login, with their RFC 6154 attribute.
 pub const SPECIAL_USE: [(&str, &str); 5] = [
@@ -157,6 +163,11 @@ impl Driver<'_> {
                 } => {
                     let ok = self.login(&user, &password)?;
                     self.session.login_result(&tag, ok);
+                    if self.auth_failures >= MAX_AUTH_FAILURES {
+                        self.session.write(&reply::bye("too many failed logins"));
+                        self.flush()?;
+                        return Err("too many failed logins".into());
+                    }
                 }
                 Event::StartTls => self.starttls()?,
                 Event::Command { tag, body } => match self.account.as_mut() {

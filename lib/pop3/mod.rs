@@ -15,6 +15,7 @@
 //!       Event::Retrieve { index, .. } => s.retrieve_result(read(index)),
 //!       Event::Update { deletions } => s.update_result(delete(deletions)),
 //!       Event::StartTls             => write output, handshake, s.tls_started(),
+//!       Event::Flush                => write s.take_output(),
 //!       Event::Close | Event::Awaiting => write output, break,
 //!   } }
 //! ```

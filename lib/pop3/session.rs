@@ -19,6 +19,10 @@ use base64::Engine;
 use super::command::{self, Bad, Command};
 use super::{reply, wire};
 
+/// Pending output past which the caller is asked to write before more commands run, so a
+/// client pipelining commands without reading cannot make the output grow without bound.
+pub const FLUSH_AT: usize = 256 * 1024;
+
 /// What the caller tells the session about the connection.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -68,6 +72,8 @@ pub enum Event {
     Retrieve { index: usize, lines: Option<u64> },
     /// QUIT in TRANSACTION: delete these (0-based), answer `update_result`.
     Update { deletions: Vec<usize> },
+    /// Much output is pending (pipelined commands): write it, then ask again.
+    Flush,
     /// Write the pending output and close.
     Close,
     /// A question is unanswered (a caller bug).
@@ -156,6 +162,9 @@ impl Session {
             }
             if self.state == State::Done {
                 return Event::Close;
+            }
+            if self.out.len() > FLUSH_AT {
+                return Event::Flush;
             }
             match self.take_line() {
                 None => return Event::NeedInput,

@@ -72,6 +72,7 @@ fn drive(s: Settings, chunks: &[&[u8]]) -> Outcome {
                 o.out.push_str("<TLS>");
                 session.tls_started();
             }
+            Event::Flush => {}
             Event::Close => {
                 o.closed = true;
                 break;
@@ -307,4 +308,31 @@ fn quit_in_authorization_and_garbage_after_quit() {
     assert!(o.out.ends_with("+OK Bye\r\n"), "{}", o.out);
     assert!(o.closed);
     assert_eq!(o.deleted, None);
+}
+
+#[test]
+fn pipelined_output_is_flushed_in_bounded_pieces() {
+    let mut s = Session::new(settings(true, false));
+    s.feed(b"USER bob\r\nPASS secret pw\r\n");
+    assert!(matches!(s.next_event(), Event::Login { .. }));
+    s.login_result(Ok(vec![
+        MsgInfo {
+            size: 1,
+            uidl: "x".repeat(60),
+        };
+        2000
+    ]));
+    s.feed("UIDL\r\n".repeat(100).as_bytes());
+    let mut flushes = 0;
+    loop {
+        match s.next_event() {
+            Event::Flush => {
+                flushes += 1;
+                assert!(s.take_output().len() < 2 * super::session::FLUSH_AT);
+            }
+            Event::NeedInput => break,
+            e => panic!("{e:?}"),
+        }
+    }
+    assert!(flushes >= 40, "{flushes}");
 }

@@ -154,3 +154,44 @@ fn lock(root: &Path) -> Result<Flock<File>, Open> {
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn snapshot_lock_sizes_and_deletion() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("md");
+        let md = Maildir::create(&root).unwrap();
+        md.deliver(None, b"Subject: a\n\nbody\n", &Default::default())
+            .unwrap();
+        fs::write(root.join("new/1.M1P1.other"), b"S: b\n\n.\n").unwrap();
+        let drop = match Maildrop::open(&root) {
+            Ok(d) => d,
+            Err(_) => panic!("open"),
+        };
+        assert!(matches!(Maildrop::open(&root), Err(Open::InUse)));
+        assert_eq!(drop.infos.len(), 2);
+        // The foreign file (older name) comes first; its size is counted from the content.
+        assert_eq!(drop.infos[0].size, 11);
+        assert_eq!(drop.infos[1].size, 20);
+        assert_eq!(drop.infos[0].uidl.len(), 16);
+        assert!(fs::read_dir(root.join("new")).unwrap().next().is_none());
+        assert_eq!(drop.read(0).unwrap().unwrap(), b"S: b\n\n.\n");
+        assert_eq!(drop.delete_marked(&[0]), 0);
+        assert_eq!(drop.read(0).unwrap(), None);
+        drop_lock(drop);
+        let again = match Maildrop::open(&root) {
+            Ok(d) => d,
+            Err(_) => panic!("lock not released"),
+        };
+        assert_eq!(again.infos.len(), 1);
+        assert!(again.infos[0].uidl.starts_with("00000002"));
+    }
+
+    fn drop_lock(m: Maildrop) {
+        drop(m);
+    }
+}

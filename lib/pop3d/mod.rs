@@ -9,6 +9,9 @@
 //! come from `users_file`; failed logins are answered after a delay growing by one second
 //! per failure (at most 5). The idle timeout is RFC 1939's ten minutes.
 //!
+//! Runs as whoever started it (systemd `User=`, or mail-launch's `run_as`); it does not
+//! switch users after login yet.
+//!
 //! Log lines: `connect from=<ip>`, `login user=<u> client=<ip> messages=<n>`, `auth failed
 //! user=<u> client=<ip>`, `logout user=<u> retr=<n> dele=<n>`, `disconnect from=<ip>`.
 //! Owns the I/O, TLS, timeouts and the maildrop (`maildrop`) around the sans-I/O
@@ -134,6 +137,7 @@ impl Driver<'_> {
                     self.maildrop = None;
                     self.session.update_result(failed);
                 }
+                Event::Flush => self.flush()?,
                 Event::Close => return self.flush(),
                 Event::Awaiting => return Err(Gone("internal error: unanswered".into())),
             }

@@ -10,12 +10,14 @@
 use crate::exit::Exit;
 use crate::mlog;
 use crate::spool::RcptState;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// How long one delivery child may run.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
@@ -51,11 +53,16 @@ pub fn run(
         Ok(c) => c,
         Err(e) => return (Ended::SpawnFailed(e.to_string()), None),
     };
-    let (tx, rx) = mpsc::channel();
-    if let Some(err) = child.stderr.take() {
-        let (id, what) = (id.to_string(), what.to_string());
-        std::thread::spawn(move || {
-            let last = read_lines(err, |l| {
+    // Read in this (worker) thread: it would only wait for the child anyway, and a reader
+    // thread per delivery costs a thread start and a channel each time.
+    let (last, timed_out) = match child.stderr.take() {
+        Some(err) => {
+            let mut reader = DeadlineReader {
+                inner: err,
+                deadline: Instant::now() + CHILD_TIMEOUT,
+                timed_out: false,
+            };
+            let last = read_lines(&mut reader, |l| {
                 if raw_stderr {
                     let _ = std::io::stderr()
                         .lock()
@@ -64,18 +71,14 @@ pub fn run(
                     mlog!("{id}: {what}: {l}");
                 }
             });
-            let _ = tx.send(last);
-        });
-    }
-    let (last, timed_out) = match rx.recv_timeout(CHILD_TIMEOUT) {
-        Ok(last) => (last, false),
-        Err(mpsc::RecvTimeoutError::Disconnected) => (None, false),
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            (None, true)
+            (last, reader.timed_out)
         }
+        None => (None, false),
     };
+    if timed_out {
+        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    }
     let ended = match child.wait() {
         _ if timed_out => Ended::TimedOut,
         Ok(s) => match (s.code(), s.signal()) {
@@ -86,6 +89,33 @@ pub fn run(
         Err(e) => Ended::SpawnFailed(format!("wait: {e}")),
     };
     (ended, last)
+}
+
+/// The child's stderr, read with `poll` so that a child still writing (or holding the pipe
+/// open) at `deadline` reads as end of input, with `timed_out` set.
+struct DeadlineReader {
+    inner: ChildStderr,
+    deadline: Instant,
+    timed_out: bool,
+}
+
+impl Read for DeadlineReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.timed_out = true;
+                return Ok(0);
+            }
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(self.inner.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => return self.inner.read(buf),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Reads lines (capped at `MAX_LINE`), calling `each` per non-empty line; returns the last.
@@ -269,6 +299,26 @@ mod tests {
         let (ended, last) = run(cmd, File::open(&msg).unwrap(), "ID", "pipe", false);
         assert_eq!(ended, Ended::Exited(77));
         assert_eq!(last.as_deref(), Some("gone (#5.1.1)"));
+    }
+
+    #[test]
+    fn stderr_reader_gives_up_at_the_deadline() {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("echo started >&2; exec sleep 30")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = DeadlineReader {
+            inner: child.stderr.take().unwrap(),
+            deadline: Instant::now() + Duration::from_millis(200),
+            timed_out: false,
+        };
+        let last = read_lines(&mut reader, |_| {});
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(last.as_deref(), Some("started"));
+        assert!(reader.timed_out);
     }
 
     #[test]
