@@ -1,8 +1,9 @@
 //! The mail server library: every program in `bins/` is a thin `main` over a module here.
 //!
 //! Shared topics: `config`, `spool`, `maildir`, `users`, `aliases`, `directory`, `tls`,
-//! `peer`, `exit`, `log`. Protocols (sans-I/O): `smtp`. Program drivers, one per binary:
-//! `smtpd`, `spam_scan`, `queue_runner`, `local_deliver`, `mail_launch`, `mailctl`.
+//! `peer`, `privs`, `exit`, `log`. Protocols (sans-I/O): `smtp`, `imap`, `pop3`. Program
+//! drivers, one per binary: `smtpd`, `imapd`, `pop3d`, `spam_scan`, `queue_runner`,
+//! `local_deliver`, `mail_launch`, `mailctl`.
 
 pub mod aliases;
 pub mod config;

@@ -370,13 +370,13 @@ address = "127.0.0.1:2525"
         let text = include_str!("../../etc/mail.toml");
         let c = Config::parse(Path::new("/srv/var/mail.toml"), text).unwrap();
         assert!(c.is_local_domain("example.test"));
-        let smtp: Vec<u16> = c
+        let enabled: Vec<u16> = c
             .listeners
             .iter()
             .filter(|l| l.enabled)
             .map(|l| l.address.port())
             .collect();
-        assert_eq!(smtp, vec![2525, 2587, 2465]);
+        assert_eq!(enabled, vec![2525, 2587, 2465, 2143, 2993, 2110, 2995]);
         assert_eq!(c.tls.unwrap().cert, Path::new("/srv/var/tls/cert.pem"));
     }
 
