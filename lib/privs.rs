@@ -41,3 +41,15 @@ pub fn drop_to(user: Option<&str>) -> Result<Dropped, String> {
         gid: u.gid.as_raw(),
     })
 }
+
+/// What every long-running stage does first: a private umask (spool files are nobody
+/// else's business), then, when started as root, the switch to `run_as`, logged.
+pub fn shed(run_as: Option<&str>) -> Result<(), String> {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    match drop_to(run_as)? {
+        Dropped::To { name, uid, gid } => crate::mlog!("user={name} uid={uid} gid={gid}"),
+        Dropped::StayedRoot => crate::mlog!("warning: running as root (no run_as in the config)"),
+        Dropped::NotRoot => {}
+    }
+    Ok(())
+}

@@ -73,7 +73,7 @@ pub(crate) struct Shared {
 
 /// Runs until stopped (or, with `once`, until nothing is due).
 pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    crate::privs::shed(cfg.run_as.as_deref()).map_err(Error::Setup)?;
     let spool = Spool::open(&cfg.spool_dir)?;
     let _lock = lock::acquire(spool.root())?;
     let mut watch = Reload::new(cfg);

@@ -65,7 +65,7 @@ impl Error {
 
 /// Runs the daemon, one pass (`once`) or the filter (stdin → stdout).
 pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    crate::privs::shed(cfg.run_as.as_deref()).map_err(Error::Setup)?;
     if opts.filter {
         let mut input = Vec::new();
         std::io::stdin()
