@@ -5,6 +5,7 @@ mod harness;
 
 mod bad_input;
 mod durability;
+mod imap_interop;
 mod imap_read;
 mod local_delivery;
 mod mail_launch;
