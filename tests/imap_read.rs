@@ -526,3 +526,5 @@ fn getmail_fetches_and_deletes_over_implicit_tls() {
     let md = server.maildir(DEMO);
     assert!(list_files(&md.join("new")).is_empty() && cur_names(&md).is_empty());
 }
+
+mod ext;

@@ -1,5 +1,7 @@
 //! IMAP protocol (RFC 3501, with IDLE, LITERAL+, SASL-IR, UIDPLUS, MOVE, UNSELECT, ID,
-//! ENABLE, NAMESPACE), sans-I/O: bytes in, events and response bytes out.
+//! ENABLE, NAMESPACE, QUOTA, ESEARCH), sans-I/O: bytes in, events and response bytes out.
+//! ENABLE answers an empty `* ENABLED`: no ENABLE-able extension (CONDSTORE, IMAP4rev2,
+//! UTF8=ACCEPT) is implemented, so none is advertised.
 //!
 //! Commands are framed and parsed by imap-codec (`Fragmentizer` + `CommandCodec`): it splits
 //! lines from literals and caps the size of one command before parsing. This module adds the
@@ -7,11 +9,14 @@
 //! literals, AUTHENTICATE PLAIN (with SASL-IR), IDLE/DONE, and the commands that need no
 //! mailbox (CAPABILITY, NOOP, LOGOUT, ID, ENABLE, STARTTLS's reply). Everything that touches a
 //! mailbox comes out as an `Event` for the caller (`lib/imapd`) to answer with `reply`.
+//! SEARCH's ESEARCH `RETURN (…)` options, which imap-codec does not parse, are taken off
+//! by `esearch` first and travel in the event.
 //!
 //! Never touches sockets, files, the clock or config; the caller passes `Settings`.
 //! Bad input is answered with a tagged (or untagged) BAD and the session goes on; too many
 //! bad commands in a row end it with BYE.
 
+pub mod esearch;
 pub mod reply;
 pub mod session;
 pub mod utf7;

@@ -43,6 +43,7 @@
 //! `Session::take_output` hands over the bytes to send. A command not valid in the current
 //! state is answered BAD here and never reaches the caller.
 
+use imap_codec::decode::Decoder;
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -50,6 +51,7 @@ use imap_codec::imap_types::core::LiteralMode;
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 
+use super::esearch;
 use super::reply::{self, Status};
 
 /// Largest synchronising literal accepted before login (user names and passwords).
@@ -100,6 +102,8 @@ pub enum Event {
     Command {
         tag: String,
         body: CommandBody<'static>,
+        /// SEARCH's ESEARCH `RETURN (…)` options (RFC 4731), when given.
+        esearch: Option<esearch::Return>,
     },
     /// IDLE began (`+ idling` is in the output): send it, then wait for input or mailbox
     /// changes; write untagged updates while `is_idling()`.
@@ -201,6 +205,10 @@ impl Session {
                 "UNSELECT",
                 "CHILDREN",
                 "SPECIAL-USE",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
+                "QUOTA=RES-MESSAGE",
+                "ESEARCH",
             ]);
         }
         caps.join(" ")
@@ -332,10 +340,26 @@ impl Session {
             ));
             return None;
         }
-        let decoded = self
-            .frag
-            .decode_message(&CommandCodec::default())
-            .map(|c| c.into_static());
+        let (decoded, esearch) = match esearch::split_return(self.frag.message_bytes()) {
+            None => (
+                self.frag
+                    .decode_message(&CommandCodec::default())
+                    .map(|c| c.into_static())
+                    .map_err(|_| ()),
+                None,
+            ),
+            Some(Ok((bytes, ret))) => (
+                CommandCodec::default()
+                    .decode(&bytes)
+                    .map(|(_, c)| c.into_static())
+                    .map_err(|_| ()),
+                Some(ret),
+            ),
+            Some(Err(e)) => {
+                let tag = self.frag.decode_tag().map(|t| t.as_ref().to_string());
+                return self.bad(tag.as_deref().unwrap_or("*"), &e);
+            }
+        };
         let Command { tag, body } = match decoded {
             Ok(c) => c,
             Err(_) => {
@@ -350,6 +374,13 @@ impl Session {
             return self.bad(&tag, &format!("{name} not allowed now"));
         }
         self.errors = 0;
+        if let (Some(ret), CommandBody::Search { .. }) = (esearch, &body) {
+            return Some(Event::Command {
+                tag,
+                body,
+                esearch: Some(ret),
+            });
+        }
         self.dispatch(tag, body)
     }
 
@@ -374,6 +405,9 @@ impl Session {
                 | C::Idle
                 | C::Enable { .. }
                 | C::Namespace
+                | C::GetQuota { .. }
+                | C::GetQuotaRoot { .. }
+                | C::SetQuota { .. }
         );
         let selected = matches!(
             body,
@@ -463,7 +497,11 @@ impl Session {
                 Some(Event::Idle)
             }
             C::Noop if self.state == State::NotAuthenticated => self.ok(&tag, "NOOP completed"),
-            body => Some(Event::Command { tag, body }),
+            body => Some(Event::Command {
+                tag,
+                body,
+                esearch: None,
+            }),
         }
     }
 

@@ -49,8 +49,14 @@ fn run(input: &[u8], chunks: &[usize], s: Settings) -> (String, Vec<String>) {
                 events.push("starttls".into());
                 sess.tls_started();
             }
-            Event::Command { tag, body } => {
-                events.push(format!("cmd {}", body.name()));
+            Event::Command { tag, body, esearch } => {
+                match esearch {
+                    Some(r) => events.push(format!("cmd {} {r:?}", body.name())),
+                    None => events.push(format!("cmd {}", body.name())),
+                }
+                if body.name() == "SELECT" {
+                    sess.select_done(Some(false));
+                }
                 sess.write(format!("{tag} OK done\r\n").as_bytes());
             }
             Event::Idle => events.push("idle".into()),
@@ -192,4 +198,31 @@ fn garbage_is_bad_and_too_much_ends_the_session() {
     assert_eq!(out.matches(" BAD ").count(), 5, "{out}");
     assert!(out.contains("* BYE too many errors"));
     assert_eq!(ev, ["close"]);
+}
+
+#[test]
+fn search_return_options_reach_the_caller() {
+    let (out, ev) = every_split(
+        "a1 LOGIN u p\r\na2 SELECT INBOX\r\na3 UID SEARCH RETURN (COUNT) TEXT {3}\r\nabc\r\n\
+         a4 SEARCH RETURN (SAVE) ALL\r\na5 SEARCH RETURN () ALL\r\na6 SEARCH ALL\r\n",
+        settings(),
+    );
+    assert!(
+        out.contains("a4 BAD unsupported RETURN option SAVE"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a3 OK done") && out.contains("a5 OK done"),
+        "{out}"
+    );
+    assert_eq!(
+        ev,
+        [
+            "login u",
+            "cmd SELECT",
+            "cmd SEARCH Return { min: false, max: false, all: false, count: true }",
+            "cmd SEARCH Return { min: false, max: false, all: true, count: false }",
+            "cmd SEARCH",
+        ]
+    );
 }

@@ -1,6 +1,7 @@
 //! APPEND: a message from the client (synchronising or LITERAL+ literal, CRLF) stored with
 //! LF line ends through `Maildir::deliver` (tmp → fsync → new/, quota checked), then given
-//! its flags (a rename into cur/) and its internal date (the file's mtime), answered with
+//! its flags and keywords (a rename into cur/; keywords lettered as in `keywords`) and its
+//! internal date (the file's mtime), answered with
 //! UIDPLUS `APPENDUID`. A missing mailbox is `NO [TRYCREATE]`.
 
 use std::time::{Duration, SystemTime};
@@ -10,12 +11,12 @@ use crate::imap::imap_types::extensions::binary::LiteralOrLiteral8;
 use crate::imap::imap_types::flag::Flag;
 use crate::imap::imap_types::mailbox::Mailbox;
 use crate::imap::reply::Status;
+use crate::maildir::imap_keywords::Keywords;
 use crate::maildir::store;
 use crate::maildir::uidlist::{base_of, UidList};
 
 use super::commands::Done;
-use super::mailbox::letter;
-use super::{names, select, store::new_entry, Account};
+use super::{keywords, names, select, store::new_entry, Account};
 
 pub fn append(
     account: &mut Account,
@@ -43,6 +44,18 @@ pub fn append(
     if data.is_empty() {
         return Done::no("empty message");
     }
+    let dir = account.maildir.folder_path(folder.as_ref());
+    let mut kw = match Keywords::load(&dir) {
+        Ok(k) => k,
+        Err(e) => return Done::storage(&account.user, &e),
+    };
+    if let Err(e) = keywords::define(&dir, &mut kw, flags) {
+        return Done::storage(&account.user, &e);
+    }
+    if keywords::overflow(flags, &kw) {
+        return Done::new(Status::No, "LIMIT", "too many keywords in this mailbox");
+    }
+    let letters = keywords::letters(flags, &kw);
     let stored = from_crlf(data);
     let done = match account
         .maildir
@@ -51,9 +64,7 @@ pub fn append(
         Ok(d) => d,
         Err(e) => return Done::storage(&account.user, &e),
     };
-    let dir = account.maildir.folder_path(folder.as_ref());
     let mut path = done.path.clone();
-    let letters: String = flags.iter().filter_map(letter).collect();
     let mut name = done.name.clone();
     if !letters.is_empty() {
         match store::set_flags(&dir, &new_entry(&done.name, done.size), &letters) {

@@ -5,10 +5,10 @@
 
 use crate::imap::imap_types::command::CommandBody;
 use crate::imap::reply::{self, Status};
-use crate::imap::Session;
+use crate::imap::{esearch, Session};
 use crate::mlog;
 
-use super::{append, fetch, list, search, select, store, Account};
+use super::{append, fetch, list, quota, search, select, store, Account};
 
 /// The tagged result of a command.
 pub struct Done {
@@ -52,7 +52,13 @@ impl Done {
 }
 
 /// Runs `body` and writes everything it answers into the session's output.
-pub fn run(session: &mut Session, account: &mut Account, tag: &str, body: CommandBody<'static>) {
+pub fn run(
+    session: &mut Session,
+    account: &mut Account,
+    tag: &str,
+    body: CommandBody<'static>,
+    esearch: Option<esearch::Return>,
+) {
     use CommandBody as C;
     let mut out = Vec::new();
     // Sequence-number FETCH/STORE/SEARCH/COPY may not see EXPUNGE responses (RFC 3501 7.4.1).
@@ -147,7 +153,14 @@ pub fn run(session: &mut Session, account: &mut Account, tag: &str, body: Comman
             charset,
             criteria,
             uid,
-        } => search::search(account, charset.as_ref(), criteria.as_ref(), uid, &mut out),
+        } => {
+            let ret = esearch.map(|r| (tag, r));
+            let criteria = criteria.as_ref();
+            search::search(account, charset.as_ref(), criteria, uid, ret, &mut out)
+        }
+        C::GetQuotaRoot { mailbox } => quota::getquotaroot(account, &mailbox, &mut out),
+        C::GetQuota { root } => quota::getquota(account, &root, &mut out),
+        C::SetQuota { .. } => quota::setquota(),
         other => Done::bad(&format!("{} not supported", other.name())),
     };
     if was_selected {

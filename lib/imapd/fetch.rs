@@ -116,7 +116,7 @@ fn one(sel: &mut Selected, i: usize, items: &[Item]) -> crate::maildir::Result<O
         }
     }
     if items.contains(&MessageDataItemName::Flags) || items.iter().any(sets_seen) {
-        parts.push(format!("FLAGS ({})", msg.flag_list()).into_bytes());
+        parts.push(format!("FLAGS ({})", msg.flag_list(&sel.keywords)).into_bytes());
     }
     let mut line = format!("* {} FETCH (", i + 1).into_bytes();
     line.extend(parts.join(&b' '));

@@ -1,7 +1,9 @@
 //! The selected mailbox as this session sees it: messages in sequence-number order with
-//! their UIDs (from `maildir::uidlist`), Maildir flags and this session's `\Recent` set, and
+//! their UIDs (from `maildir::uidlist`), Maildir flags (keywords as Dovecot's lowercase
+//! letters, named by the folder's `dovecot-keywords`) and this session's `\Recent` set, and
 //! `refresh`, which brings the view up to date with the disk and reports the difference as
-//! untagged EXISTS, RECENT, EXPUNGE and FETCH FLAGS responses.
+//! untagged EXISTS, RECENT, EXPUNGE and FETCH FLAGS responses (and FLAGS/PERMANENTFLAGS when
+//! another session defined a keyword).
 //!
 //! `\Recent`: a read-write SELECT moves messages from new/ to cur/ (keeping their flags) as
 //! it first sees them; the session that moved a message is the one that sees it `\Recent`.
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 
 use crate::imap::imap_types::flag::Flag;
 use crate::imap::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use crate::maildir::imap_keywords::Keywords;
 use crate::maildir::uidlist::{UidEntry, UidList};
 use crate::maildir::{store, FolderName, Maildir, Result};
 
@@ -34,9 +37,9 @@ impl Msg {
         self.entry.flags.contains(letter)
     }
 
-    /// `\Seen \Flagged …` for FETCH FLAGS.
-    pub fn flag_list(&self) -> String {
-        flag_list(&self.entry.flags, self.recent)
+    /// `\Seen \Flagged $Forwarded …` for FETCH FLAGS.
+    pub fn flag_list(&self, kw: &Keywords) -> String {
+        flag_list(&self.entry.flags, self.recent, kw)
     }
 }
 
@@ -47,6 +50,8 @@ pub struct Selected {
     pub uidvalidity: u32,
     pub next_uid: u32,
     pub msgs: Vec<Msg>,
+    /// The folder's keywords (`dovecot-keywords`), re-read on every refresh.
+    pub keywords: Keywords,
 }
 
 /// The flags a mailbox offers, for FLAGS and PERMANENTFLAGS.
@@ -64,8 +69,8 @@ pub fn letter(flag: &Flag) -> Option<char> {
     }
 }
 
-/// `\Answered \Seen …` from Maildir letters (and `\Recent`).
-pub fn flag_list(letters: &str, recent: bool) -> String {
+/// `\Answered \Seen $Junk …` from Maildir letters (keywords from `kw`) and `\Recent`.
+pub fn flag_list(letters: &str, recent: bool, kw: &Keywords) -> String {
     let mut out: Vec<&str> = Vec::new();
     for (l, name) in [
         ('R', "\\Answered"),
@@ -81,6 +86,7 @@ pub fn flag_list(letters: &str, recent: bool) -> String {
     if recent {
         out.push("\\Recent");
     }
+    out.extend(letters.chars().filter_map(|c| kw.name(c)));
     out.join(" ")
 }
 
@@ -93,7 +99,9 @@ impl Selected {
     ) -> Result<Selected> {
         let dir = maildir.folder_path(folder.as_ref());
         let list = UidList::sync(&dir)?;
+        let keywords = Keywords::load(&dir)?;
         let mut sel = Selected {
+            keywords,
             folder,
             dir,
             read_only,
@@ -134,6 +142,11 @@ impl Selected {
         let list = UidList::sync(&self.dir)?;
         self.next_uid = list.next_uid;
         let mut out = Vec::new();
+        let keywords = Keywords::load(&self.dir)?;
+        if keywords != self.keywords {
+            self.keywords = keywords;
+            super::keywords::announce(&self.keywords, self.read_only, &mut out);
+        }
         let last_uid = self.msgs.last().map_or(0, Msg::uid);
         let mut on_disk: HashMap<u32, UidEntry> =
             list.entries.into_iter().map(|e| (e.uid, e)).collect();
@@ -145,7 +158,8 @@ impl Selected {
                     let changed = e.flags != m.entry.flags;
                     m.entry = e;
                     if changed {
-                        let line = format!("{} FETCH (FLAGS ({}))", i + 1, m.flag_list());
+                        let line =
+                            format!("{} FETCH (FLAGS ({}))", i + 1, m.flag_list(&self.keywords));
                         out.extend(crate::imap::reply::untagged(&line));
                     }
                 }

@@ -22,9 +22,11 @@ mod append;
 mod commands;
 mod fetch;
 mod idle;
+mod keywords;
 mod list;
 mod mailbox;
 mod names;
+mod quota;
 mod search;
 mod section;
 mod select;
@@ -170,8 +172,8 @@ impl Driver<'_> {
                     }
                 }
                 Event::StartTls => self.starttls()?,
-                Event::Command { tag, body } => match self.account.as_mut() {
-                    Some(account) => commands::run(&mut self.session, account, &tag, body),
+                Event::Command { tag, body, esearch } => match self.account.as_mut() {
+                    Some(account) => commands::run(&mut self.session, account, &tag, body, esearch),
                     None => {
                         self.session
                             .write(&reply::tagged(&tag, Status::Bad, "", "log in first"))

@@ -2,12 +2,15 @@
 //! ANSWERED, … NEW, OLD, RECENT), sequence and UID sets, sizes, internal dates (BEFORE, ON,
 //! SINCE: the file's mtime, UTC days), sent dates (the Date: header), header fields (FROM, TO,
 //! CC, BCC, SUBJECT, HEADER) matched against both raw and decoded values, BODY and TEXT
-//! matched against decoded text parts (mail-parser) and the raw body, NOT, OR and lists.
+//! matched against decoded text parts (mail-parser) and the raw body, KEYWORD/UNKEYWORD
+//! (the folder's `dovecot-keywords` letters), NOT, OR and lists. With ESEARCH `RETURN`
+//! options the answer is `* ESEARCH` (RFC 4731) instead of `* SEARCH`.
 //! Matching is a case-insensitive substring test. Charset: UTF-8 or US-ASCII.
 //! A message's file is read only when a criterion needs its content.
 
 use std::os::unix::fs::MetadataExt;
 
+use crate::imap::esearch::{self, Return};
 use crate::imap::imap_types::core::{AString, Charset};
 use crate::imap::imap_types::datetime::NaiveDate;
 use crate::imap::imap_types::search::SearchKey;
@@ -24,6 +27,7 @@ pub fn search(
     charset: Option<&Charset<'static>>,
     criteria: &[SearchKey<'static>],
     uid: bool,
+    esearch: Option<(&str, Return)>,
     out: &mut Vec<u8>,
 ) -> Done {
     if let Some(cs) = charset {
@@ -47,13 +51,17 @@ pub fn search(
         let mut m = Lazy::new(sel, i);
         if criteria.iter().all(|k| matches(&mut m, k)) {
             let n = if uid { sel.msgs[i].uid() } else { i as u32 + 1 };
-            hits.push(n.to_string());
+            hits.push(n);
         }
+    }
+    if let Some((tag, ret)) = esearch {
+        out.extend(esearch::response(tag, uid, ret, &hits));
+        return Done::ok("SEARCH completed");
     }
     let mut line = String::from("* SEARCH");
     for h in hits {
         line.push(' ');
-        line.push_str(&h);
+        line.push_str(&h.to_string());
     }
     line.push_str("\r\n");
     out.extend(line.into_bytes());
@@ -225,6 +233,11 @@ fn in_set(sel: &Selected, set: &SequenceSet, value: u32, uid: bool) -> bool {
     })
 }
 
+/// Whether the message carries keyword `name` (never, when the folder does not define it).
+fn keyword(m: &Lazy, name: &str) -> bool {
+    m.sel.keywords.letter(name).is_some_and(|c| m.msg().has(c))
+}
+
 fn matches(m: &mut Lazy, key: &SearchKey) -> bool {
     use SearchKey as K;
     let flag = |m: &Lazy, c: char| m.msg().has(c);
@@ -248,8 +261,8 @@ fn matches(m: &mut Lazy, key: &SearchKey) -> bool {
         K::Recent => m.msg().recent,
         K::New => m.msg().recent && !flag(m, 'S'),
         K::Old => !m.msg().recent,
-        K::Keyword(_) => false,
-        K::Unkeyword(_) => true,
+        K::Keyword(k) => keyword(m, k.inner()),
+        K::Unkeyword(k) => !keyword(m, k.inner()),
         K::Larger(n) => m.size() > u64::from(*n),
         K::Smaller(n) => m.size() < u64::from(*n),
         K::Before(d) => m.mtime().div_euclid(86_400) < day(d),

@@ -9,7 +9,7 @@ use crate::maildir::uidlist::UidList;
 use crate::maildir::{store, FolderName};
 
 use super::commands::Done;
-use super::mailbox::{Selected, SYSTEM_FLAGS};
+use super::mailbox::Selected;
 use super::{names, Account};
 
 /// True when the folder (or INBOX) exists as a Maildir.
@@ -36,13 +36,7 @@ pub fn select(
         Ok(s) => s,
         Err(e) => return Done::storage(&account.user, &e),
     };
-    out.extend(reply::untagged(&format!("FLAGS ({SYSTEM_FLAGS})")));
-    let perm = if read_only { "" } else { SYSTEM_FLAGS };
-    out.extend(reply::untagged_status(
-        Status::Ok,
-        &format!("PERMANENTFLAGS ({perm})"),
-        "flags permitted",
-    ));
+    super::keywords::announce(&sel.keywords, read_only, out);
     out.extend(reply::untagged(&format!("{} EXISTS", sel.exists())));
     out.extend(reply::untagged(&format!("{} RECENT", sel.recent())));
     if let Some(i) = sel.msgs.iter().position(|m| !m.has('S')) {

@@ -1,9 +1,10 @@
 //! Changing messages: STORE (+FLAGS, -FLAGS, FLAGS, .SILENT) as Maildir flag letters in
-//! file names (`\Seen` S, `\Answered` R, `\Flagged` F, `\Deleted` T, `\Draft` D; other
-//! letters such as P are kept; keywords are accepted for the session only and not stored),
+//! file names (`\Seen` S, `\Answered` R, `\Flagged` F, `\Deleted` T, `\Draft` D, keywords
+//! a–z as Dovecot assigns them in `dovecot-keywords`; other letters such as P are kept),
 //! and COPY/MOVE into another folder with UIDPLUS COPYUID. Copies go through
-//! `Maildir::deliver` (tmp → fsync → new/, quota checked) and keep their flags; MOVE deletes
-//! the originals only after every copy is safe.
+//! `Maildir::deliver` (tmp → fsync → new/, quota checked) and keep their flags and keywords
+//! (re-lettered for the destination); MOVE deletes the originals only after every copy is
+//! safe. A new keyword when the folder has 26 is `NO [LIMIT]`.
 
 use std::io::Read;
 
@@ -15,11 +16,14 @@ use crate::maildir::uidlist::{base_of, UidEntry, UidList};
 use crate::maildir::{name, store};
 
 use super::commands::Done;
-use super::mailbox::letter;
-use super::{names, select, Account};
+use super::{keywords, names, select, Account};
 
-/// Letters this server stores for IMAP flags.
+/// Letters this server stores for IMAP flags (keywords are a–z).
 const IMAP_LETTERS: &str = "DFRST";
+
+fn is_imap_letter(c: char) -> bool {
+    IMAP_LETTERS.contains(c) || c.is_ascii_lowercase()
+}
 
 pub fn store(
     account: &mut Account,
@@ -40,13 +44,23 @@ pub fn store(
     if !uid && sel.seq_out_of_range(set) {
         return Done::bad("no such message");
     }
-    let given: String = flags.iter().filter_map(letter).collect();
+    if kind != StoreType::Remove {
+        match keywords::define(&sel.dir, &mut sel.keywords, flags) {
+            Ok(true) => keywords::announce(&sel.keywords, false, out),
+            Ok(false) => {}
+            Err(e) => return Done::storage(&user, &e),
+        }
+        if keywords::overflow(flags, &sel.keywords) {
+            return Done::new(Status::No, "LIMIT", "too many keywords in this mailbox");
+        }
+    }
+    let given = keywords::letters(flags, &sel.keywords);
     for i in sel.resolve(set, uid) {
         let old = sel.msgs[i].entry.flags.clone();
         let new: String = match kind {
             StoreType::Replace => old
                 .chars()
-                .filter(|c| !IMAP_LETTERS.contains(*c))
+                .filter(|c| !is_imap_letter(*c))
                 .chain(given.chars())
                 .collect(),
             StoreType::Add => old.chars().chain(given.chars()).collect(),
@@ -70,7 +84,11 @@ pub fn store(
             } else {
                 String::new()
             };
-            let line = format!("{} FETCH ({uid_part}FLAGS ({}))", i + 1, m.flag_list());
+            let line = format!(
+                "{} FETCH ({uid_part}FLAGS ({}))",
+                i + 1,
+                m.flag_list(&sel.keywords)
+            );
             out.extend(reply::untagged(&line));
         }
     }
@@ -141,6 +159,10 @@ pub fn copy(
             .chars()
             .filter(|c| *c != 'T' || !moving)
             .collect();
+        let flags = match keywords::translate(&flags, &sel.keywords, &dest_dir) {
+            Ok(f) => f,
+            Err(e) => return Done::storage(&account.user, &e),
+        };
         let mut name = done.name.clone();
         if !flags.is_empty() {
             let fresh = new_entry(&done.name, done.size);

@@ -19,6 +19,8 @@ mod deliver;
 mod error;
 mod folder;
 pub mod imap_folders;
+pub mod imap_keywords;
+pub mod imap_quota;
 pub mod name;
 pub mod quota;
 pub mod store;
