@@ -20,6 +20,14 @@ fn fill(maildir: &Path, n: usize) {
     }
 }
 
+/// Client and server output without the hundreds of per-message success lines.
+fn quiet(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.contains("delivered") && !l.contains("flushed") && !l.contains("octets)"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn count_messages(maildir: &Path) -> usize {
     list_files(&maildir.join("new")).len() + list_files(&maildir.join("cur")).len()
 }
@@ -297,8 +305,11 @@ fn kill_9_in_session_loses_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let pids = server.pids_of("pop3d");
-    assert_eq!(pids.len(), 1, "{pids:?}");
-    signal(pids[0], 9);
+    // Only the session's pop3d is expected, but a port probe's may still be exiting.
+    assert!(!pids.is_empty(), "no pop3d running");
+    for pid in pids {
+        signal(pid, 9);
+    }
     fs::remove_file(&flag).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -346,9 +357,9 @@ fn fetchmail_drains_a_mailbox_through_stls() {
         got.len(),
         300,
         "fetchmail: {}\n{}\n--- log ---\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        server.log()
+        quiet(&text(&out.stdout)),
+        quiet(&text(&out.stderr)),
+        quiet(&server.log())
     );
     assert!(text(&out.stderr).contains("STLS") || server.log().contains("TLS established"));
     assert_eq!(count_messages(&md), 0, "fetchmail deleted what it fetched");
@@ -372,7 +383,7 @@ fn getmail_drains_a_mailbox_over_implicit_tls() {
         dir.join("getmailrc"),
         format!(
             "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\nport = {}\n\
-             username = {DEMO}\npassword = {DEMO_PASSWORD}\n\n[destination]\ntype = MDA_external\n\
+             username = {DEMO}\npassword = {DEMO_PASSWORD}\ntimeout = 600\n\n[destination]\ntype = MDA_external\n\
              path = /bin/sh\narguments = (\"-c\", \"cat > $(mktemp {}/m.XXXXXX)\")\n\
              allow_root_commands = true\n\n[options]\ndelete = true\nread_all = true\n",
             server.ports.pop3s,
@@ -393,9 +404,9 @@ fn getmail_drains_a_mailbox_over_implicit_tls() {
         got.len(),
         300,
         "getmail: {}\n{}\n--- log ---\n{}",
-        text(&out.stdout),
+        quiet(&text(&out.stdout)),
         text(&out.stderr),
-        server.log()
+        quiet(&server.log())
     );
     assert_eq!(count_messages(&md), 0);
 }

@@ -23,9 +23,9 @@ pub mod imap_keywords;
 pub mod imap_quota;
 pub mod name;
 pub mod quota;
+mod read;
 pub mod store;
 pub mod uidlist;
-mod read;
 
 pub use deliver::Delivered;
 pub use error::{Error, Result};

@@ -3,8 +3,8 @@
 //! another session may have changed meanwhile, and deletion (with the Maildir++ `maildirsize`
 //! delta).
 //!
-//! A rename never overwrites: it links the new name and unlinks the old one, so a crash in
-//! between leaves two names with one base, which `uidlist` reads as one message. A message
+//! A rename never overwrites (RENAME_NOREPLACE, else link + unlink, where a crash in between
+//! leaves two names with one base, which `uidlist` reads as one message). A message
 //! whose name changed under us (another session set flags) is found again by its base name;
 //! a message already gone is not an error for `delete`. Does not assign UIDs (see `uidlist`).
 //! Errors: `maildir::Error::Io` (temporary).
@@ -12,6 +12,8 @@
 use super::error::{Error, Result};
 use super::quota;
 use super::uidlist::{base_of, UidEntry};
+use nix::errno::Errno;
+use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -98,8 +100,8 @@ fn entry_path(folder_dir: &Path, e: &UidEntry) -> PathBuf {
     folder_dir.join(sub).join(&e.file_name)
 }
 
-/// Links `cur/<target>` to the message and unlinks the old name. If the target exists it is
-/// the same message (same base), so only the old name goes.
+/// Renames the message to `cur/<target>` without replacing anything. If the target exists it
+/// is the same message (same base), so only the old name goes.
 fn move_to_cur(folder_dir: &Path, e: &UidEntry, target: &str) -> Result<String> {
     let dst = folder_dir.join("cur").join(target);
     let mut src = entry_path(folder_dir, e);
@@ -107,11 +109,8 @@ fn move_to_cur(folder_dir: &Path, e: &UidEntry, target: &str) -> Result<String> 
         return Ok(target.to_string());
     }
     for attempt in 0..2 {
-        match fs::hard_link(&src, &dst) {
-            Ok(()) => {
-                unlink(&src)?;
-                return Ok(target.to_string());
-            }
+        match rename_noreplace(&src, &dst) {
+            Ok(()) => return Ok(target.to_string()),
             Err(err) if err.kind() == ErrorKind::AlreadyExists => {
                 unlink(&src)?;
                 return Ok(target.to_string());
@@ -120,13 +119,29 @@ fn move_to_cur(folder_dir: &Path, e: &UidEntry, target: &str) -> Result<String> 
                 match locate(folder_dir, &e.base)? {
                     Some(p) if p == dst => return Ok(target.to_string()),
                     Some(p) => src = p,
-                    None => return Err(Error::io("link", &src)(err)),
+                    None => return Err(Error::io("rename", &src)(err)),
                 }
             }
-            Err(err) => return Err(Error::io("link", &dst)(err)),
+            Err(err) => return Err(Error::io("rename", &dst)(err)),
         }
     }
-    Err(Error::io("link", &src)(ErrorKind::NotFound.into()))
+    Err(Error::io("rename", &src)(ErrorKind::NotFound.into()))
+}
+
+/// rename(2) that fails with EEXIST instead of replacing `dst`; where the file system lacks
+/// RENAME_NOREPLACE, link(2) + unlink(2) (which never replaces either).
+fn rename_noreplace(src: &Path, dst: &Path) -> std::io::Result<()> {
+    match renameat2(AT_FDCWD, src, AT_FDCWD, dst, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL | Errno::ENOSYS) => {
+            fs::hard_link(src, dst)?;
+            match fs::remove_file(src) {
+                Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Unlinks `path`; `Ok(false)` when it was already gone.
@@ -203,6 +218,19 @@ mod tests {
         );
         assert!(UidList::sync(d).unwrap().entries.is_empty());
         assert!(open(d, &e2).unwrap().is_none());
+    }
+
+    #[test]
+    fn never_overwrites_an_existing_name() {
+        let t = folder();
+        let d = t.path();
+        fs::write(d.join("new/2.M1P1.h"), b"in new").unwrap();
+        let e = UidList::sync(d).unwrap().get(1).unwrap().clone();
+        // Another session already made the same move (a crash left both names).
+        fs::write(d.join("cur/2.M1P1.h:2,S"), b"in cur").unwrap();
+        assert_eq!(set_flags(d, &e, "S").unwrap(), "2.M1P1.h:2,S");
+        assert_eq!(fs::read(d.join("cur/2.M1P1.h:2,S")).unwrap(), b"in cur");
+        assert!(!d.join("new/2.M1P1.h").exists());
     }
 
     #[test]

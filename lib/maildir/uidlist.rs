@@ -78,7 +78,7 @@ impl UidList {
     pub fn sync(folder_dir: &Path) -> Result<UidList> {
         let _lock = lock(folder_dir)?;
         let mut files = scan(folder_dir)?;
-        let (mut index, mut changed) = match load(&folder_dir.join(FILE)) {
+        let (mut index, mut changed) = match load(&folder_dir.join(FILE))? {
             Loaded::Ok(ix) => (ix, false),
             Loaded::Missing => (import_dovecot(folder_dir).unwrap_or_else(fresh), true),
             Loaded::Corrupt(old) => (fresh_unlike(old), true),
@@ -243,11 +243,16 @@ fn fresh_unlike(old: Option<u32>) -> Index {
     ix
 }
 
-fn load(path: &Path) -> Loaded {
-    match fs::read_to_string(path) {
-        Ok(text) => parse(&text),
-        Err(e) if e.kind() == ErrorKind::NotFound => Loaded::Missing,
-        Err(_) => Loaded::Corrupt(None),
+/// Reads the index. An unreadable file (permissions, I/O) is an error, not corruption, so a
+/// passing problem never costs the folder its UIDs.
+fn load(path: &Path) -> Result<Loaded> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(match String::from_utf8(bytes) {
+            Ok(text) => parse(&text),
+            Err(_) => Loaded::Corrupt(None),
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Loaded::Missing),
+        Err(e) => Err(Error::io("read", path)(e)),
     }
 }
 

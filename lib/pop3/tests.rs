@@ -336,3 +336,58 @@ fn pipelined_output_is_flushed_in_bounded_pieces() {
     }
     assert!(flushes >= 40, "{flushes}");
 }
+
+/// Replays a transcript: consecutive `C:` lines go in one packet; `S:` lines must equal the
+/// server's output lines in order. Without STLS it is also fed per line and per byte.
+fn replay(name: &str, text: &str) {
+    let mut packets: Vec<Vec<u8>> = Vec::new();
+    let mut want = Vec::new();
+    let mut last_was_client = false;
+    for line in text.lines() {
+        if let Some(c) = line.strip_prefix("C: ") {
+            if !last_was_client {
+                packets.push(Vec::new());
+            }
+            packets
+                .last_mut()
+                .unwrap()
+                .extend(format!("{c}\r\n").bytes());
+            last_was_client = true;
+        } else if let Some(s) = line.strip_prefix("S: ") {
+            want.push(s.to_string());
+            last_was_client = false;
+        } else if line == "S:" {
+            want.push(String::new());
+            last_was_client = false;
+        }
+    }
+    let chunks: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+    let o = if text.contains("C: STLS") {
+        drive(settings(false, false), &chunks)
+    } else {
+        let all: Vec<u8> = packets.concat();
+        run(settings(false, true), &String::from_utf8(all).unwrap())
+    };
+    let out = o.out.replace("<TLS>", "");
+    let got: Vec<&str> = out
+        .strip_suffix("\r\n")
+        .unwrap_or(&out)
+        .split("\r\n")
+        .collect();
+    assert_eq!(got, want, "{name}");
+}
+
+#[test]
+fn transcripts() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lib/pop3/testdata");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        replay(
+            &path.display().to_string(),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
+        n += 1;
+    }
+    assert!(n >= 3);
+}

@@ -123,10 +123,7 @@ impl Driver<'_> {
                     self.session.login_result(r);
                 }
                 Event::StartTls => self.handshake()?,
-                Event::Retrieve { index, .. } => {
-                    self.retrieve(index);
-                    self.flush()?; // keeps memory bounded when RETRs are pipelined
-                }
+                Event::Retrieve { index, .. } => self.retrieve(index),
                 Event::Update { deletions } => {
                     let failed = match &self.maildrop {
                         Some(m) => m.delete_marked(&deletions),
