@@ -2,12 +2,14 @@
 //! See `mail::local_deliver` for the contract (arguments, exit codes, log lines).
 
 use clap::Parser;
+use mail::cli;
 use mail::config::Config;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Deliver one message from stdin to a user's Maildir (like dovecot-lda).
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "local-deliver", version)]
 #[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["address", "maildir"]))]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
@@ -30,29 +32,20 @@ struct Args {
     quota: Option<String>,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return std::process::ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let _ = e.print();
-            return mail::exit::Exit::Usage.into();
-        }
-    };
-    mail::log::init("local-deliver");
-    let cfg = Config::load(&Config::locate(args.config.as_deref()));
-    let opts = mail::local_deliver::Options {
-        config_given: args.config.is_some(),
-        address: args.address,
-        maildir: args.maildir,
-        sender: args.sender,
-        folder: args.folder,
-        quota: args.quota,
-    };
-    let queue_id = std::env::var("QUEUE_ID").ok().filter(|s| !s.is_empty());
-    let mut stdin = std::io::stdin().lock();
-    mail::local_deliver::run(cfg, &opts, &mut stdin, queue_id.as_deref()).into()
+fn main() -> ExitCode {
+    cli::main("local-deliver", |args: Args| {
+        // The config is optional here (`--maildir` alone needs none): run() judges it.
+        let cfg = Config::load(&Config::locate(args.config.as_deref()));
+        let opts = mail::local_deliver::Options {
+            config_given: args.config.is_some(),
+            address: args.address,
+            maildir: args.maildir,
+            sender: args.sender,
+            folder: args.folder,
+            quota: args.quota,
+        };
+        let queue_id = std::env::var("QUEUE_ID").ok().filter(|s| !s.is_empty());
+        let mut stdin = std::io::stdin().lock();
+        Ok(mail::local_deliver::run(cfg, &opts, &mut stdin, queue_id.as_deref()).into())
+    })
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// inetd/tcpserver-style launcher: one PROGRAM per TCP connection, on stdin/stdout.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "mail-launch", version)]
 struct Args {
     /// Config file (for run_as); without it, $MAIL_CONFIG or /etc/mail/mail.toml if present.
     #[arg(long)]
@@ -35,12 +35,10 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    launch().into()
+    mail::cli::main("mail-launch", |a: Args| Ok(launch(a).into()))
 }
 
-fn launch() -> Exit {
-    let a = Args::parse();
-    mail::log::init("mail-launch");
+fn launch(a: Args) -> Exit {
     let cfg = match mail_launch::load_config(a.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

@@ -2,13 +2,14 @@
 //! contract: STLS and implicit TLS, login rules, log lines, when messages are deleted).
 
 use clap::Parser;
-use mail::config::Config;
+use mail::cli;
 use mail::exit::Exit;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// POP3 server (RFC 1939, 2449, 2595, 5034) for one connection on stdin/stdout, inetd style.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "pop3d", version, about)]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
     #[arg(long)]
@@ -18,21 +19,9 @@ struct Args {
     tls: bool,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    mail::log::init("pop3d");
-    let cfg = match Config::load(&Config::locate(args.config.as_deref())) {
-        Ok(c) => c,
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            return Exit::Config.into();
-        }
-    };
-    match mail::pop3d::run(&cfg, args.tls) {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            Exit::Config.into()
-        }
-    }
+fn main() -> ExitCode {
+    cli::main("pop3d", |args: Args| {
+        let cfg = cli::config(args.config.as_deref())?;
+        cli::finish(mail::pop3d::run(&cfg, args.tls), |_| Exit::Config)
+    })
 }

@@ -2,9 +2,9 @@
 //! handed to the bounce stage). See `mail::queue_runner` for the contract.
 
 use clap::Parser;
-use mail::config::Config;
-use mail::exit::Exit;
+use mail::cli;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Deliver the messages in spool/queue; one instance per spool.
 #[derive(Parser)]
@@ -18,31 +18,10 @@ struct Args {
     once: bool,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return match e.use_stderr() {
-                true => Exit::Usage.into(),
-                false => Exit::Ok.into(),
-            };
-        }
-    };
-    mail::log::init("queue-runner");
-    let cfg = match Config::load(&Config::locate(args.config.as_deref())) {
-        Ok(c) => c,
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            return Exit::Config.into();
-        }
-    };
-    let opts = mail::queue_runner::Options { once: args.once };
-    match mail::queue_runner::run(&cfg, &opts) {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            e.exit().into()
-        }
-    }
+fn main() -> ExitCode {
+    cli::main("queue-runner", |args: Args| {
+        let cfg = cli::config(args.config.as_deref())?;
+        let opts = mail::queue_runner::Options { once: args.once };
+        cli::finish(mail::queue_runner::run(&cfg, &opts), |e| e.exit())
+    })
 }

@@ -2,14 +2,15 @@
 //! contract: roles, log lines, when 250 is said).
 
 use clap::Parser;
-use mail::config::Config;
+use mail::cli;
 use mail::exit::Exit;
 use mail::smtpd::Role;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// SMTP server (RFC 5321) for one connection on stdin/stdout, inetd style.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "smtpd", version, about)]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
     #[arg(long)]
@@ -19,21 +20,9 @@ struct Args {
     role: Role,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    mail::log::init("smtpd");
-    let cfg = match Config::load(&Config::locate(args.config.as_deref())) {
-        Ok(c) => c,
-        Err(e) => {
-            mail::mlog!("fatal: {e} (#4.3.5)");
-            return Exit::Config.into();
-        }
-    };
-    match mail::smtpd::run(&cfg, args.role) {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            Exit::Config.into()
-        }
-    }
+fn main() -> ExitCode {
+    cli::main("smtpd", |args: Args| {
+        let cfg = cli::config(args.config.as_deref())?;
+        cli::finish(mail::smtpd::run(&cfg, args.role), |_| Exit::Config)
+    })
 }

@@ -2,9 +2,9 @@
 //! See `mail::spam_scan` for the contract.
 
 use clap::Parser;
-use mail::config::Config;
-use mail::exit::Exit;
+use mail::cli;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Scan incoming mail and pass it to the queue; with --filter, judge one message on stdin.
 #[derive(Parser)]
@@ -21,34 +21,13 @@ struct Args {
     filter: bool,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return match e.use_stderr() {
-                true => Exit::Usage.into(),
-                false => Exit::Ok.into(),
-            };
-        }
-    };
-    mail::log::init("spam-scan");
-    let cfg = match Config::load(&Config::locate(args.config.as_deref())) {
-        Ok(c) => c,
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            return Exit::Config.into();
-        }
-    };
-    let opts = mail::spam_scan::Options {
-        once: args.once,
-        filter: args.filter,
-    };
-    match mail::spam_scan::run(&cfg, &opts) {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            mail::mlog!("fatal: {e}");
-            e.exit().into()
-        }
-    }
+fn main() -> ExitCode {
+    cli::main("spam-scan", |args: Args| {
+        let cfg = cli::config(args.config.as_deref())?;
+        let opts = mail::spam_scan::Options {
+            once: args.once,
+            filter: args.filter,
+        };
+        cli::finish(mail::spam_scan::run(&cfg, &opts), |e| e.exit())
+    })
 }

@@ -6,6 +6,7 @@
 //! `local_deliver`, `mail_launch`, `mailctl`.
 
 pub mod aliases;
+pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod exit;
