@@ -185,3 +185,15 @@ fn client_vanishing_mid_data_leaves_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.new_messages(DEMO).is_empty());
 }
+
+#[test]
+fn silent_client_is_dropped_with_421_after_the_command_timeout() {
+    let mut server =
+        Server::setup_with(|t| t.replace("command_timeout_secs = 300", "command_timeout_secs = 1"));
+    server.run();
+    let mut c = Raw::connect(server.ports.smtp);
+    // Say nothing: the server must not wait forever.
+    let r = c.reply();
+    assert!(r.starts_with("421 4.4.2"), "{r}");
+    assert!(c.reply().is_empty(), "connection closed after 421");
+}

@@ -85,3 +85,21 @@ fn delivered_seqs(server: &Server) -> BTreeSet<usize> {
     }
     seen
 }
+
+#[test]
+fn a_second_queue_runner_refuses_to_start() {
+    let server = Server::start();
+    let start = Instant::now();
+    while server.pids_of("queue-runner").is_empty() {
+        assert!(start.elapsed() < PATIENCE, "queue-runner never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::process::Command::new(bin("queue-runner"))
+        .arg("--config")
+        .arg(server.config())
+        .arg("--once")
+        .output()
+        .expect("run queue-runner");
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("lock"), "{}", text(&out.stderr));
+}

@@ -123,3 +123,20 @@ fn bdat_chunks_make_one_message() {
         "{msg}"
     );
 }
+
+#[test]
+fn vrfy_help_noop_rset_answer_like_postfix() {
+    let server = Server::start();
+    let mut c = Raw::connect(server.ports.smtp);
+    assert!(c.cmd("EHLO x.test").starts_with("250"));
+    let r = c.cmd(&format!("VRFY {DEMO}"));
+    assert!(r.starts_with("252"), "VRFY must not reveal users: {r}");
+    assert!(c.cmd("HELP").starts_with("214"));
+    assert!(c.cmd("NOOP").starts_with("250"));
+    c.cmd("MAIL FROM:<a@remote.test>");
+    assert!(c.cmd("RSET").starts_with("250"));
+    // After RSET the transaction is gone: RCPT needs a new MAIL first.
+    let r = c.cmd(&format!("RCPT TO:<{DEMO}>"));
+    assert!(r.starts_with("503"), "{r}");
+    assert!(c.cmd("QUIT").starts_with("221"));
+}
