@@ -18,14 +18,20 @@
 //! Owns only the message transformation (`message`) and the decisions above; all writing to
 //! the mailbox goes through `crate::maildir`.
 
+pub mod lmtp;
 mod message;
+mod serve;
+
+pub use serve::serve;
 
 use crate::config::{self, Config};
 use crate::exit::Exit;
 use crate::maildir::{quota, FolderName, Maildir};
 use crate::users::UserDb;
+use std::borrow::Cow;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The command line, checked by the bin's clap parser (one of `address`/`maildir` is set).
 #[derive(Debug, Clone, Default)]
@@ -91,15 +97,27 @@ pub fn run(
     queue_id: Option<&str>,
 ) -> Exit {
     let prefix = queue_id.map(|id| format!("{id}: ")).unwrap_or_default();
+    let result = deliver(cfg, opts, input, &prefix);
+    log_outcome(&prefix, opts, &result);
+    match result {
+        Ok(_) => Exit::Ok,
+        Err(f) => f.exit,
+    }
+}
+
+/// Logs one delivery's outcome: `delivered to=<…> folder=… size=… file=…`, or the failure
+/// line ending in `(#x.y.z)`.
+fn log_outcome(prefix: &str, opts: &Options, result: &Result<Report, Failure>) {
     let who = opts
         .address
         .clone()
         .or_else(|| opts.maildir.as_ref().map(|p| p.display().to_string()))
         .unwrap_or_default();
-    match deliver(cfg, opts, input, &prefix) {
+    match result {
         Ok(r) => {
             let warning = r
                 .warning
+                .as_ref()
                 .map(|w| format!(" warning=\"{w}\""))
                 .unwrap_or_default();
             let target = match &opts.address {
@@ -112,12 +130,8 @@ pub fn run(
                 r.size,
                 r.file
             );
-            Exit::Ok
         }
-        Err(f) => {
-            crate::mlog!("{prefix}{who}: {} (#{})", f.text, f.status);
-            f.exit
-        }
+        Err(f) => crate::mlog!("{prefix}{who}: {} (#{})", f.text, f.status),
     }
 }
 
@@ -157,15 +171,53 @@ pub fn deliver(
         Err(_) if opts.maildir.is_some() && !opts.config_given => None,
         Err(e) => return Err(Failure::new(Exit::TempFail, "4.3.5", e.to_string())),
     };
+    deliver_with(
+        cfg.as_ref(),
+        opts,
+        Input::Reader(input),
+        prefix,
+        &mut load_users,
+    )
+}
+
+/// Where the message comes from: a stream (one-shot) or bytes already read (LMTP).
+enum Input<'a> {
+    Reader(&'a mut dyn Read),
+    Bytes(&'a [u8]),
+}
+
+/// How the users file is read: loaded each time (one-shot) or cached (LMTP).
+type UsersFn<'a> = dyn FnMut(&Path) -> Result<Rc<UserDb>, Failure> + 'a;
+
+fn load_users(path: &Path) -> Result<Rc<UserDb>, Failure> {
+    UserDb::load(path)
+        .map(Rc::new)
+        .map_err(|e| Failure::new(Exit::TempFail, "4.3.5", e.to_string()))
+}
+
+/// The checks and the delivery, in the one-shot order (arguments before input).
+fn deliver_with(
+    cfg: Option<&Config>,
+    opts: &Options,
+    input: Input<'_>,
+    prefix: &str,
+    users: &mut UsersFn<'_>,
+) -> Result<Report, Failure> {
     check_address_syntax(opts)?;
-    let root = mailbox_root(cfg.as_ref(), opts)?;
-    let policy = quota_policy(cfg.as_ref(), opts)?;
+    let root = mailbox_root(cfg, opts, users)?;
+    let policy = quota_policy(cfg, opts)?;
     let folder = pick_folder(opts.folder.as_deref(), prefix);
 
-    let mut raw = Vec::new();
-    input
-        .read_to_end(&mut raw)
-        .map_err(|e| Failure::new(Exit::TempFail, "4.3.0", format!("reading message: {e}")))?;
+    let raw: Cow<'_, [u8]> = match input {
+        Input::Bytes(b) => Cow::Borrowed(b),
+        Input::Reader(r) => {
+            let mut raw = Vec::new();
+            r.read_to_end(&mut raw).map_err(|e| {
+                Failure::new(Exit::TempFail, "4.3.0", format!("reading message: {e}"))
+            })?;
+            Cow::Owned(raw)
+        }
+    };
     if raw.is_empty() {
         return Err(Failure::new(Exit::DataErr, "5.6.0", "empty message"));
     }
@@ -208,7 +260,11 @@ fn check_address_syntax(opts: &Options) -> Result<(), Failure> {
 }
 
 /// The Maildir to write: `--maildir`, else the known user's from the config.
-fn mailbox_root(cfg: Option<&Config>, opts: &Options) -> Result<PathBuf, Failure> {
+fn mailbox_root(
+    cfg: Option<&Config>,
+    opts: &Options,
+    users: &mut UsersFn<'_>,
+) -> Result<PathBuf, Failure> {
     if let Some(p) = &opts.maildir {
         return Ok(p.clone());
     }
@@ -219,8 +275,7 @@ fn mailbox_root(cfg: Option<&Config>, opts: &Options) -> Result<PathBuf, Failure
             "need -d ADDRESS or --maildir PATH",
         ));
     };
-    let users = UserDb::load(&cfg.users_file)
-        .map_err(|e| Failure::new(Exit::TempFail, "4.3.5", e.to_string()))?;
+    let users = users(&cfg.users_file)?;
     if users.get(address).is_none() {
         return Err(Failure::new(Exit::NoPerm, "5.1.1", "unknown user"));
     }

@@ -32,6 +32,8 @@ pub enum Ended {
     Signaled(i32),
     TimedOut,
     SpawnFailed(String),
+    /// An LMTP child closed its pipes or answered nonsense mid-transaction.
+    Died,
 }
 
 /// Runs `cmd` with `stdin` as its input; returns how it ended and its last stderr line.
@@ -168,7 +170,33 @@ pub fn outcome(ended: &Ended, last_line: Option<&str>, program: &str) -> (RcptSt
             RcptState::Deferred,
             format!("451 4.3.0 cannot run {program}: {e}"),
         ),
+        Ended::Died => (
+            RcptState::Deferred,
+            format!("451 4.3.0 {program} died mid-transaction"),
+        ),
     }
+}
+
+/// An LMTP reply (`local-deliver --lmtp`) → state and reply, through `from_exit`: 2xx is
+/// exit 0, 4xx (and anything unreadable) temporary, 5xx permanent; the text after the
+/// enhanced code is the one-shot stderr line (`ADDRESS: reason (#x.y.z)`), so both modes
+/// record the same reply.
+pub fn from_reply(reply: &str) -> (RcptState, String) {
+    let exit = match reply.as_bytes().first() {
+        Some(b'2') => Exit::Ok,
+        Some(b'5') => Exit::NoPerm,
+        _ => Exit::TempFail,
+    };
+    let text = reply.get(4..).unwrap_or("").trim();
+    let line = match text.split_once(' ') {
+        Some((code, rest)) if is_enhanced(code) => match rest.trim_end().ends_with(')') {
+            true => rest.to_string(),
+            false => format!("{rest} (#{code})"),
+        },
+        _ if is_enhanced(text) => format!("(#{text})"),
+        _ => text.to_string(),
+    };
+    from_exit(exit, Some(&line))
 }
 
 /// Exit status (qmail-style: 0 ok, listed codes permanent, rest temporary) plus the last
@@ -272,8 +300,42 @@ mod tests {
     }
 
     #[test]
+    fn lmtp_replies_map_like_exit_statuses() {
+        // The LMTP reply and the one-shot stderr line give the same state and reply.
+        let one_shot = from_exit(
+            Exit::TempFail,
+            Some("local-deliver[7]: d@x.test: mailbox full (#4.2.2)"),
+        );
+        assert_eq!(
+            from_reply("451 4.2.2 d@x.test: mailbox full (#4.2.2)"),
+            one_shot
+        );
+        let one_shot = from_exit(
+            Exit::NoPerm,
+            Some("local-deliver[7]: d@x.test: unknown user (#5.1.1)"),
+        );
+        assert_eq!(
+            from_reply("550 5.1.1 d@x.test: unknown user (#5.1.1)"),
+            one_shot
+        );
+        let ok = "delivered to=<d@x.test> folder=INBOX size=3 file=f";
+        assert_eq!(
+            from_reply(&format!("250 2.0.0 {ok}")),
+            from_exit(Exit::Ok, Some(&format!("local-deliver[7]: {ok}")))
+        );
+        // Foreign replies: the leading enhanced code counts; garbage defers.
+        assert_eq!(
+            from_reply("552 5.3.4 message too big"),
+            (RcptState::Failed, "552 5.3.4 message too big".to_string())
+        );
+        assert_eq!(from_reply("xyz").0, RcptState::Deferred);
+        assert_eq!(from_reply("503 5.5.1 need RCPT first").0, RcptState::Failed);
+    }
+
+    #[test]
     fn crashes_and_timeouts_defer() {
         for e in [
+            Ended::Died,
             Ended::Signaled(9),
             Ended::TimedOut,
             Ended::SpawnFailed("x".into()),

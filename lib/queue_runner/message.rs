@@ -1,6 +1,7 @@
-//! One delivery attempt for one queued message: expand, deliver each open recipient
-//! (recording each delivery in the envelope before the next one starts, so a crash repeats
-//! at most one delivery), then remove, bounce or reschedule it. Logs one line per recipient,
+//! One delivery attempt for one queued message: expand, deliver all open local recipients
+//! in one LMTP transaction to the worker's `local-deliver --lmtp` (see `lmtp_client`), then
+//! each pipe recipient (recording deliveries in the envelope before the next delivery starts,
+//! so a crash repeats at most one transaction), then remove, bounce or reschedule it. Logs one line per recipient,
 //! Postfix style.
 //!
 //! Envelope writes are the expensive part (file fsync, rename, directory fsync), so there is
@@ -8,8 +9,9 @@
 //! delivery that more deliveries follow, before a retry is scheduled, before a bounce. The
 //! common case, every recipient delivered in one attempt, writes none: the message is removed.
 
-use super::deliver::{self, Ended};
+use super::deliver;
 use super::expand::{count_received, expand_envelope};
+use super::lmtp_client::LocalAgent;
 use super::schedule::{settle, Next};
 use super::wake::stop_requested;
 use crate::config::Config;
@@ -30,9 +32,29 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Processes the message `id` in the queue if it is due. A message gone from the queue
-/// (moved by an admin, finished by an earlier run) is not an error.
+/// `process_with` a local delivery agent of its own, stopped afterwards.
 pub fn process(cfg: &Config, spool: &Spool, dir: &Directory, id: &str) -> spool::Result<()> {
+    let mut agent = new_agent(cfg);
+    let r = process_with(cfg, spool, dir, id, &mut agent);
+    agent.stop();
+    r
+}
+
+/// A worker's `local-deliver --lmtp` agent for this config.
+pub fn new_agent(cfg: &Config) -> LocalAgent {
+    LocalAgent::new(cfg.program_path("local-deliver"), cfg.path.clone())
+}
+
+/// Processes the message `id` in the queue if it is due. A message gone from the queue
+/// (moved by an admin, finished by an earlier run) is not an error. Local recipients go to
+/// `agent` in one LMTP transaction; pipes run one child each.
+pub fn process_with(
+    cfg: &Config,
+    spool: &Spool,
+    dir: &Directory,
+    id: &str,
+    agent: &mut LocalAgent,
+) -> spool::Result<()> {
     let mut env = match spool.read_envelope(Stage::Queue, id) {
         Ok(e) => e,
         Err(spool::Error::NotFound { .. }) => return Ok(()),
@@ -62,11 +84,14 @@ pub fn process(cfg: &Config, spool: &Spool, dir: &Directory, id: &str) -> spool:
         // crash it is simply done again. The first envelope write below (after a delivery,
         // or in `finish`) stores the expanded list, and from then on it happens once.
     }
+    if stop_requested() {
+        return Ok(());
+    }
     // True while a delivery is done but not yet in the envelope on disk.
-    let mut unrecorded = false;
+    let mut unrecorded = deliver_local(cfg, spool, id, &mut env, agent);
     for i in 0..env.recipients.len() {
         let r = &env.recipients[i];
-        if r.state.is_final() || !r.expanded {
+        if r.state.is_final() || !r.expanded || is_local(cfg, r) {
             continue;
         }
         if stop_requested() {
@@ -85,6 +110,54 @@ pub fn process(cfg: &Config, spool: &Spool, dir: &Directory, id: &str) -> spool:
         log_result(id, &env.recipients[i]);
     }
     finish(cfg, spool, id, &mut env)
+}
+
+/// True for a recipient that `local-deliver` handles (not a pipe, a local domain).
+fn is_local(cfg: &Config, r: &Recipient) -> bool {
+    let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    !r.address.starts_with('|') && cfg.is_local_domain(domain)
+}
+
+/// Delivers to every open local recipient in one LMTP transaction; returns true when any
+/// was delivered (the envelope must be written before the next delivery).
+fn deliver_local(
+    cfg: &Config,
+    spool: &Spool,
+    id: &str,
+    env: &mut Envelope,
+    agent: &mut LocalAgent,
+) -> bool {
+    let open: Vec<usize> = (0..env.recipients.len())
+        .filter(|&i| {
+            let r = &env.recipients[i];
+            r.expanded && !r.state.is_final() && is_local(cfg, r)
+        })
+        .collect();
+    if open.is_empty() {
+        return false;
+    }
+    let results = match spool.open_message(Stage::Queue, id) {
+        Ok(f) => {
+            let rcpts: Vec<&str> = open
+                .iter()
+                .map(|&i| env.recipients[i].address.as_str())
+                .collect();
+            agent.deliver(id, &env.sender, &rcpts, f)
+        }
+        Err(e) => {
+            let reply = format!("451 4.3.0 cannot open queued message: {e}");
+            vec![(RcptState::Deferred, reply); open.len()]
+        }
+    };
+    let mut delivered = false;
+    for (&i, (state, reply)) in open.iter().zip(results) {
+        let r = &mut env.recipients[i];
+        r.state = state;
+        r.reply = Some(reply);
+        delivered |= state == RcptState::Delivered;
+        log_result(id, r);
+    }
+    delivered
 }
 
 /// Writes the envelope when a stop interrupts an attempt that delivered something.
@@ -158,30 +231,8 @@ fn deliver_one(
         let (ended, last) = deliver::run(c, stdin, id, "pipe", false);
         return deliver::outcome(&ended, last.as_deref(), "pipe command");
     }
-    let domain = r.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    if !cfg.is_local_domain(domain) {
-        return (RcptState::Deferred, REMOTE_NOT_YET.into());
-    }
-    let program = cfg.program_path("local-deliver");
-    let mut c = Command::new(&program);
-    c.arg("--config").arg(&cfg.path);
-    option(&mut c, "-d", &r.address);
-    option(&mut c, "-f", &env.sender);
-    let (ended, last) = deliver::run(c, stdin, id, "local-deliver", true);
-    if let Ended::SpawnFailed(e) = &ended {
-        mlog!("{id}: cannot run {}: {e}", program.display());
-    }
-    deliver::outcome(&ended, last.as_deref(), "local-deliver")
-}
-
-/// Adds `flag value`, or `flag=value` when the value starts with `-` (so a sender like
-/// `-x@example.test` is not read as an option).
-fn option(c: &mut Command, flag: &str, value: &str) {
-    if value.starts_with('-') {
-        c.arg(format!("{flag}={value}"));
-    } else {
-        c.arg(flag).arg(value);
-    }
+    // Local recipients went to the LMTP agent; what is left here is remote.
+    (RcptState::Deferred, REMOTE_NOT_YET.into())
 }
 
 /// `<ID>: to=<addr> orig_to=<orig> status=sent (reply)`.

@@ -3,19 +3,23 @@
 //! Contract: `queue-runner [--config FILE] [--once]`. One instance per spool (flock on
 //! `<spool>/queue-runner.lock`; a second instance exits 75). Wakes on inotify in `queue/`,
 //! every `queue.scan_interval`, and when the earliest `next_attempt` comes. Per due message
-//! (see `message`): expansion once, `local-deliver` per local recipient (at most
-//! `queue.max_parallel_deliveries` children at once: one per worker thread), remote
+//! (see `message`): expansion once, one LMTP transaction with all local recipients to the
+//! worker's long-running `local-deliver --lmtp` (`queue.max_parallel_deliveries` workers,
+//! one child each; pipes run one child per delivery), remote
 //! recipients deferred until outbound SMTP exists, then remove / bounce / retry with backoff.
 //! The users and aliases files are reloaded when their modification time changes.
 //!
-//! SIGTERM/SIGINT: no new message is started, running children finish, exit 0.
-//! Crash safety: the envelope is rewritten after each recipient, so kill -9 repeats at most
-//! one delivery per message in flight and never loses one.
+//! SIGTERM/SIGINT: no new message is started, running deliveries finish, the LMTP children
+//! get QUIT and are reaped, exit 0.
+//! Crash safety: delivered recipients are recorded in the envelope before the next delivery
+//! transaction, so kill -9 repeats at most one transaction per message in flight and never
+//! loses one.
 //! Exit codes: 0 stopped cleanly; 75 lock held or spool unusable; 78 bad users/aliases file.
 //! Does not write bounces or talk SMTP (the outbound issue does).
 
 pub mod deliver;
 pub mod expand;
+pub mod lmtp_client;
 pub mod lock;
 mod message;
 mod pool;

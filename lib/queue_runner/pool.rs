@@ -1,5 +1,6 @@
-//! The worker pool: a fixed number of threads, each taking one message at a time, so at
-//! most that many delivery children run at once. A message is never handed to two workers
+//! The worker pool: a fixed number of threads, each taking one message at a time and each
+//! keeping one `local-deliver --lmtp` child (stopped when the worker ends), so at most that
+//! many delivery children run at once. A message is never handed to two workers
 //! (the in-flight set), and once a stop is requested queued messages are dropped unstarted.
 
 use super::{message, wake, Shared};
@@ -87,6 +88,8 @@ impl Pool {
 }
 
 fn worker(shared: &Shared, rx: &Mutex<Receiver<String>>, busy: &InFlight) {
+    // This worker's `local-deliver --lmtp` child: QUIT and reaped when the worker ends.
+    let mut agent = message::new_agent(&shared.cfg);
     loop {
         let next = match rx.lock() {
             Ok(r) => r.recv(),
@@ -98,7 +101,8 @@ fn worker(shared: &Shared, rx: &Mutex<Receiver<String>>, busy: &InFlight) {
                 Ok(d) => d.clone(),
                 Err(_) => return,
             };
-            if let Err(e) = message::process(&shared.cfg, &shared.spool, &dir, &id) {
+            if let Err(e) = message::process_with(&shared.cfg, &shared.spool, &dir, &id, &mut agent)
+            {
                 mlog!("{id}: left in queue: {e}");
             }
         }

@@ -1,4 +1,5 @@
-//! One delivery attempt end to end, with a stand-in `local-deliver` script in `bin_dir`.
+//! One delivery attempt end to end, with a stand-in `local-deliver --lmtp` script in
+//! `bin_dir`.
 
 use super::*;
 use crate::aliases::Aliases;
@@ -8,14 +9,31 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 const SCRIPT: &str = r#"#!/bin/sh
-# --config F -d ADDR -f SENDER
-[ "$1" = --config ] && [ "$3" = -d ] && [ "$5" = -f ] || exit 64
-case "$4" in
-  demo@example.test) cat >> "$(dirname "$0")/../got-$QUEUE_ID-$6"; exit 0 ;;
-  snap@example.test) cp "$(dirname "$0")/../spool/queue/$QUEUE_ID/envelope" "$(dirname "$0")/../snap-$QUEUE_ID"; exit 0 ;;
-  full@example.test) echo "local-deliver[1]: $QUEUE_ID: mailbox full (#4.2.2)" >&2; exit 75 ;;
-  *) echo "local-deliver[1]: $QUEUE_ID: unknown user $4 (#5.1.1)" >&2; exit 77 ;;
-esac
+# LMTP stand-in: --config F --lmtp; replies like local-deliver --lmtp.
+[ "$1" = --config ] && [ "$3" = --lmtp ] || exit 64
+d="$(dirname "$0")/.."
+printf '220 fake\r\n'
+while IFS= read -r l; do
+  l=$(printf '%s' "$l" | tr -d '\r')
+  case "$l" in
+    LHLO*) printf '250 fake\r\n' ;;
+    "MAIL FROM:<"*) s=${l#MAIL FROM:<}; s=${s%%>*}; id=${l##*ENVID=}; rcpts=""; printf '250 2.1.0 ok\r\n' ;;
+    "RCPT TO:<"*) r=${l#RCPT TO:<}; r=${r%>}; rcpts="$rcpts $r"; printf '250 2.1.5 ok\r\n' ;;
+    DATA) printf '354 go\r\n'; : > "$d/msg"
+      while IFS= read -r m; do
+        [ "$(printf '%s' "$m" | tr -d '\r')" = . ] && break
+        printf '%s\n' "$m" >> "$d/msg"
+      done
+      for r in $rcpts; do case "$r" in
+        demo@example.test) cat "$d/msg" >> "$d/got-$id-$s"; printf '250 2.0.0 delivered to=<%s>\r\n' "$r" ;;
+        snap@example.test) cp "$d/spool/queue/$id/envelope" "$d/snap-$id"; printf '250 2.0.0 ok\r\n' ;;
+        full@example.test) printf '451 4.2.2 mailbox full (#4.2.2)\r\n' ;;
+        *) printf '550 5.1.1 unknown user %s (#5.1.1)\r\n' "$r" ;;
+      esac; done ;;
+    QUIT) printf '221 bye\r\n'; exit 0 ;;
+    *) printf '250 ok\r\n' ;;
+  esac
+done
 "#;
 
 struct Setup {
@@ -134,14 +152,14 @@ fn missing_local_deliver_defers() {
 }
 
 #[test]
-fn each_delivery_is_on_disk_before_the_next_starts() {
+fn all_local_recipients_share_one_transaction() {
     let s = setup();
     let id = enqueue(&s, &["demo@example.test", "snap@example.test"]);
     process(&s.cfg, &s.spool, &s.dir, &id).unwrap();
-    // What a crash during the second delivery would have left: the first one recorded.
+    // One transaction: during it nothing is recorded yet (a crash repeats both, loses none).
     let snap = std::fs::read_to_string(s.root.join(format!("snap-{id}"))).unwrap();
     let env = Envelope::from_toml(&snap).unwrap();
-    assert_eq!(env.recipients[0].state, RcptState::Delivered);
+    assert_eq!(env.recipients[0].state, RcptState::Pending);
     assert_eq!(env.recipients[1].state, RcptState::Pending);
     assert!(s.spool.list(Stage::Queue).unwrap().is_empty());
 }
