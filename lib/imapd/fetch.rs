@@ -157,12 +157,7 @@ fn load(
 fn mark_seen(sel: &mut Selected, i: usize) -> crate::maildir::Result<()> {
     let mut flags = sel.msgs[i].entry.flags.clone();
     flags.push('S');
-    let new_name = store::set_flags(&sel.dir, &sel.msgs[i].entry, &flags)?;
-    let e = &mut sel.msgs[i].entry;
-    e.flags = name::flags(&new_name).to_string();
-    e.file_name = new_name;
-    e.in_new = false;
-    Ok(())
+    sel.set_flags(i, &flags)
 }
 
 /// One data item of a FETCH response (FLAGS is added by the caller, once).

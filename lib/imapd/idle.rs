@@ -1,19 +1,20 @@
 //! IDLE (RFC 2177): waits for the client's DONE or a change in the selected mailbox, whichever
-//! comes first. Changes are seen through inotify on the folder's new/ and cur/ (a delivery
-//! links into new/, a flag change or expunge by another session renames or unlinks in cur/),
-//! and reported at once as untagged EXISTS/RECENT/EXPUNGE/FETCH. Without a selected mailbox
+//! comes first. Changes are seen through the selected mailbox's own inotify watch
+//! (`maildir::imap_watch`, on the folder, new/ and cur/: a delivery links into new/, a flag
+//! change or expunge by another session renames or unlinks in cur/): IDLE polls its
+//! descriptor and leaves reading it to `Selected::refresh`, and reports what changed at once
+//! as untagged EXISTS/RECENT/EXPUNGE/FETCH. Without a selected mailbox
 //! only DONE ends it. The 30-minute autologout applies (clients re-IDLE every 29 minutes).
 //! Client input is noticed by poll(2) on fd 0; bytes rustls already decrypted but not yet
 //! handed over are not seen by poll, which is harmless for `DONE` (one short record, read
 //! whole) and for anything pipelined after it (the driver's blocking read takes it).
 //! Errors: `Err(reason)` when the connection ends; inotify failures fall back to a 30 s poll.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::imap::reply;
 use crate::imap::{Event, Session};
@@ -31,7 +32,6 @@ pub fn run(
     account: &mut Account,
     conn: &mut Conn,
 ) -> Result<Option<Event>, String> {
-    let watch = account.selected.as_ref().and_then(|s| watch(&s.dir));
     let mut waited = Duration::ZERO;
     loop {
         match session.next_event() {
@@ -48,12 +48,17 @@ pub fn run(
             let _ = conn.write_all(&reply::bye("autologout"));
             return Err("timeout".into());
         }
-        let step = if watch.is_some() {
+        let watched = account
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.watch.fd().is_some());
+        let step = if watched {
             AUTOLOGOUT - waited
         } else {
             FALLBACK_POLL.min(AUTOLOGOUT - waited)
         };
-        let (client, changed) = wait(watch.as_ref(), step)?;
+        let watch = account.selected.as_ref().and_then(|s| s.watch.fd());
+        let (client, changed) = wait(watch, step)?;
         if client {
             waited = Duration::ZERO;
             let mut buf = vec![0u8; 16 * 1024];
@@ -66,7 +71,7 @@ pub fn run(
         } else if !changed {
             waited += step;
         }
-        if changed || watch.is_none() {
+        if changed || !watched {
             let mut out = Vec::new();
             commands::updates(account, true, &mut out);
             session.write(&out);
@@ -74,27 +79,14 @@ pub fn run(
     }
 }
 
-/// inotify on new/ and cur/ of a folder; `None` if that cannot be set up.
-fn watch(dir: &std::path::Path) -> Option<Inotify> {
-    let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
-    let mask = AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_MOVED_TO
-        | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_DELETE;
-    for sub in ["new", "cur"] {
-        ino.add_watch(&dir.join(sub), mask).ok()?;
-    }
-    Some(ino)
-}
-
 /// Waits up to `timeout` for client input or a mailbox change: `(client, changed)`.
-fn wait(watch: Option<&Inotify>, timeout: Duration) -> Result<(bool, bool), String> {
+fn wait(watch: Option<BorrowedFd<'_>>, timeout: Duration) -> Result<(bool, bool), String> {
     let stdin = std::io::stdin();
     let t = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
     loop {
         let mut fds = vec![PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
         if let Some(w) = watch {
-            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+            fds.push(PollFd::new(w, PollFlags::POLLIN));
         }
         match poll(&mut fds, t) {
             Ok(0) => return Ok((false, false)),
@@ -105,13 +97,8 @@ fn wait(watch: Option<&Inotify>, timeout: Duration) -> Result<(bool, bool), Stri
                     })
                 };
                 let client = ready(&fds[0]);
+                // The events are read (drained) by `Selected::refresh`.
                 let changed = fds.get(1).is_some_and(ready);
-                if changed {
-                    if let Some(w) = watch {
-                        // Drain; several events (link, unlink of tmp) come per delivery.
-                        while w.read_events().is_ok_and(|e| !e.is_empty()) {}
-                    }
-                }
                 return Ok((client, changed));
             }
             Err(Errno::EINTR) => continue,

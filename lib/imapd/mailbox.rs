@@ -4,6 +4,10 @@
 //! `refresh`, which brings the view up to date with the disk and reports the difference as
 //! untagged EXISTS, RECENT, EXPUNGE and FETCH FLAGS responses (and FLAGS/PERMANENTFLAGS when
 //! another session defined a keyword).
+//! `refresh` costs nothing when the folder did not change (`maildir::imap_watch`, kept for the
+//! whole selection; this session's own renames and unlinks are announced to it, so they do
+//! not count), takes others' flag changes from the watch's file names, and reads the whole
+//! folder (`UidList::sync`) only for anything else: deliveries, expunges, keyword files.
 //!
 //! `\Recent`: a read-write SELECT moves messages from new/ to cur/ (keeping their flags) as
 //! it first sees them; the session that moved a message is the one that sees it `\Recent`.
@@ -12,12 +16,13 @@
 //! during FETCH, STORE or SEARCH); until then the message stays in the view as a ghost.
 //! Errors: `maildir::Error` (temporary).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::imap::imap_types::flag::Flag;
 use crate::imap::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use crate::maildir::imap_keywords::Keywords;
+use crate::maildir::imap_watch::{Changes, FolderWatch};
 use crate::maildir::uidlist::{UidEntry, UidList};
 use crate::maildir::{store, FolderName, Maildir, Result};
 
@@ -50,8 +55,14 @@ pub struct Selected {
     pub uidvalidity: u32,
     pub next_uid: u32,
     pub msgs: Vec<Msg>,
-    /// The folder's keywords (`dovecot-keywords`), re-read on every refresh.
+    /// The folder's keywords (`dovecot-keywords`), re-read on every refresh that re-syncs.
     pub keywords: Keywords,
+    /// Tells `refresh` whether the folder changed since it last looked.
+    pub watch: FolderWatch,
+    /// Messages gone from disk but kept as ghosts (an EXPUNGE not yet allowed to be sent).
+    ghosts: bool,
+    /// A change was seen but not yet read (the last re-sync failed).
+    dirty: bool,
 }
 
 /// The flags a mailbox offers, for FLAGS and PERMANENTFLAGS.
@@ -98,6 +109,8 @@ impl Selected {
         read_only: bool,
     ) -> Result<Selected> {
         let dir = maildir.folder_path(folder.as_ref());
+        // Watch first: a change made while the folder is read is then seen by `refresh`.
+        let watch = FolderWatch::new(&dir);
         let list = UidList::sync(&dir)?;
         let keywords = Keywords::load(&dir)?;
         let mut sel = Selected {
@@ -108,6 +121,9 @@ impl Selected {
             uidvalidity: list.uidvalidity,
             next_uid: list.next_uid,
             msgs: Vec::with_capacity(list.entries.len()),
+            watch,
+            ghosts: false,
+            dirty: false,
         };
         for e in list.entries {
             let m = sel.adopt(e);
@@ -117,15 +133,36 @@ impl Selected {
     }
 
     /// A message first seen: moved new/ → cur/ in read-write mode, `\Recent` if it was new.
-    fn adopt(&self, mut entry: UidEntry) -> Msg {
+    fn adopt(&mut self, mut entry: UidEntry) -> Msg {
         let recent = entry.in_new;
         if entry.in_new && !self.read_only {
             if let Ok(name) = store::mark_seen_moved(&self.dir, &entry) {
+                self.watch.expect_rename(&entry, &name);
                 entry.file_name = name;
                 entry.in_new = false;
             }
         }
         Msg { entry, recent }
+    }
+
+    /// Gives message `i` exactly `flags` (Maildir letters) on disk and in the view.
+    pub fn set_flags(&mut self, i: usize, flags: &str) -> Result<()> {
+        let e = &mut self.msgs[i].entry;
+        let name = store::set_flags(&self.dir, e, flags)?;
+        self.watch.expect_rename(e, &name);
+        e.flags = crate::maildir::name::flags(&name).to_string();
+        e.file_name = name;
+        e.in_new = false;
+        Ok(())
+    }
+
+    /// Deletes message `i` from disk (already gone is fine); the view keeps it.
+    pub fn delete_file(&mut self, i: usize) -> Result<()> {
+        let e = &self.msgs[i].entry;
+        if store::delete(&self.dir, e)? {
+            self.watch.expect_removal(e);
+        }
+        Ok(())
     }
 
     pub fn exists(&self) -> usize {
@@ -136,9 +173,59 @@ impl Selected {
         self.msgs.iter().filter(|m| m.recent).count()
     }
 
-    /// Re-reads the folder; returns the untagged responses for what changed. Messages gone
-    /// from disk are dropped (with `* n EXPUNGE`) only when `allow_expunge`.
+    /// Re-reads the folder if it changed (see `FolderWatch`) or holds ghosts that may now be
+    /// expunged; returns the untagged responses for what changed. Messages gone from disk are
+    /// dropped (with `* n EXPUNGE`) only when `allow_expunge`.
     pub fn refresh(&mut self, allow_expunge: bool) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match self.watch.changes() {
+            Changes::None => {}
+            Changes::Renamed(names) if !self.dirty => {
+                self.dirty = !self.apply_renames(&names, &mut out);
+            }
+            Changes::Renamed(_) | Changes::Unknown => self.dirty = true,
+        }
+        let ghosts_due = allow_expunge && self.ghosts;
+        if !self.dirty && !ghosts_due {
+            return Ok(out);
+        }
+        out.extend(self.resync(allow_expunge)?);
+        self.dirty = false;
+        Ok(out)
+    }
+
+    /// Takes other sessions' flag changes (files renamed in cur/, see `Changes::Renamed`)
+    /// into the view without reading the folder; false if a name is not a message in the
+    /// view (then the folder must be read).
+    fn apply_renames(&mut self, names: &[String], out: &mut Vec<u8>) -> bool {
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            let base = crate::maildir::uidlist::base_of(name);
+            let Some(i) = self.msgs.iter().rposition(|m| m.entry.base == base) else {
+                return false;
+            };
+            found.push((i, name));
+        }
+        found.sort_unstable(); // FETCH responses in sequence order
+        for (i, name) in found {
+            let mut letters: Vec<char> = crate::maildir::name::flags(name).chars().collect();
+            letters.sort_unstable();
+            letters.dedup();
+            let flags: String = letters.into_iter().collect();
+            let m = &mut self.msgs[i];
+            m.entry.file_name.clone_from(name);
+            m.entry.in_new = false;
+            if flags != m.entry.flags {
+                m.entry.flags = flags;
+                let line = format!("{} FETCH (FLAGS ({}))", i + 1, m.flag_list(&self.keywords));
+                out.extend(crate::imap::reply::untagged(&line));
+            }
+        }
+        true
+    }
+
+    /// Reads the folder and merges it into the view (see `refresh`).
+    fn resync(&mut self, allow_expunge: bool) -> Result<Vec<u8>> {
         let list = UidList::sync(&self.dir)?;
         self.next_uid = list.next_uid;
         let mut out = Vec::new();
@@ -147,12 +234,13 @@ impl Selected {
             self.keywords = keywords;
             super::keywords::announce(&self.keywords, self.read_only, &mut out);
         }
-        let last_uid = self.msgs.last().map_or(0, Msg::uid);
-        let mut on_disk: HashMap<u32, UidEntry> =
-            list.entries.into_iter().map(|e| (e.uid, e)).collect();
+        // Both lists are in UID order: one merge pass, no map of the whole folder.
+        let mut on_disk = list.entries.into_iter().peekable();
         let mut gone = Vec::new();
         for (i, m) in self.msgs.iter_mut().enumerate() {
-            match on_disk.remove(&m.uid()) {
+            // A UID below ours that the view lacks was expunged here already: skip it.
+            while on_disk.next_if(|e| e.uid < m.uid()).is_some() {}
+            match on_disk.next_if(|e| e.uid == m.uid()) {
                 None => gone.push(i),
                 Some(e) => {
                     let changed = e.flags != m.entry.flags;
@@ -165,15 +253,22 @@ impl Selected {
                 }
             }
         }
-        if allow_expunge {
+        self.ghosts = !allow_expunge && !gone.is_empty();
+        if allow_expunge && !gone.is_empty() {
+            // Highest first, so each sequence number is still right when the client applies it.
             for &i in gone.iter().rev() {
-                self.msgs.remove(i);
                 out.extend(crate::imap::reply::untagged(&format!("{} EXPUNGE", i + 1)));
             }
+            let mut i = 0;
+            let mut doomed = gone.iter().peekable();
+            self.msgs.retain(|_| {
+                i += 1;
+                doomed.next_if_eq(&&(i - 1)).is_none()
+            });
         }
-        let mut fresh: Vec<UidEntry> = on_disk.into_values().filter(|e| e.uid > last_uid).collect();
+        // What is left has UIDs above every message in the view: new arrivals.
+        let fresh: Vec<UidEntry> = on_disk.collect();
         if !fresh.is_empty() {
-            fresh.sort_by_key(|e| e.uid);
             for e in fresh {
                 let m = self.adopt(e);
                 self.msgs.push(m);
@@ -298,8 +393,79 @@ mod tests {
 
     #[test]
     fn refresh_reports_other_sessions_changes() {
+        others_changes_are_seen(false);
+    }
+
+    #[test]
+    fn refresh_without_inotify_reports_other_sessions_changes() {
+        others_changes_are_seen(true);
+    }
+
+    #[test]
+    fn quiet_folder_is_not_reread() {
+        let (_t, md) = maildir_with(2);
+        let mut a = Selected::open(&md, None, false).unwrap();
+        assert_eq!(text(a.refresh(true).unwrap()), "");
+        // A change the watch cannot see (the index rewritten in place) is not picked up...
+        let index = a.dir.join(crate::maildir::uidlist::FILE);
+        std::fs::write(&index, "garbage").unwrap();
+        assert_eq!(text(a.refresh(true).unwrap()), "");
+        // ...until something in new/ or cur/ changes.
+        md.deliver(None, b"Subject: new\n\nx\n", &Default::default())
+            .unwrap();
+        assert!(text(a.refresh(true).unwrap()).contains("EXISTS"));
+    }
+
+    #[test]
+    fn several_expunges_keep_the_rest_in_order() {
+        let (_t, md) = maildir_with(5);
+        let mut a = Selected::open(&md, None, false).unwrap();
+        for i in [1, 3] {
+            store::delete(&a.dir, &a.msgs[i].entry).unwrap();
+        }
+        md.deliver(None, b"Subject: new\n\nx\n", &Default::default())
+            .unwrap();
+        let news = text(a.refresh(true).unwrap());
+        assert_eq!(
+            news,
+            "* 4 EXPUNGE\r\n* 2 EXPUNGE\r\n* 4 EXISTS\r\n* 4 RECENT\r\n"
+        );
+        let uids: Vec<u32> = a.msgs.iter().map(Msg::uid).collect();
+        assert_eq!(uids, [1, 3, 5, 6]);
+    }
+
+    #[test]
+    fn others_flag_changes_are_taken_without_rereading() {
         let (_t, md) = maildir_with(3);
         let mut a = Selected::open(&md, None, false).unwrap();
+        let mut b = Selected::open(&md, None, false).unwrap();
+        b.set_flags(0, "F").unwrap();
+        // link + unlink, as the rename fallback does: appear first, then vanish.
+        let old = a.dir.join("cur").join(&a.msgs[2].entry.file_name);
+        let new_name = format!("{}:2,S", a.msgs[2].entry.base);
+        std::fs::hard_link(&old, a.dir.join("cur").join(&new_name)).unwrap();
+        std::fs::remove_file(&old).unwrap();
+        // Proof that the folder is not re-read: a broken index would give new UIDs.
+        let index = a.dir.join(crate::maildir::uidlist::FILE);
+        std::fs::write(&index, "garbage").unwrap();
+        let news = text(a.refresh(true).unwrap());
+        assert_eq!(
+            news,
+            "* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 3 FETCH (FLAGS (\\Seen \\Recent))\r\n"
+        );
+        assert_eq!(a.msgs[2].entry.file_name, new_name);
+        assert!(store::open(&a.dir, &a.msgs[0].entry).unwrap().is_some());
+        // An expunge is not a rename: the folder is read (and the broken index rebuilt).
+        b.delete_file(1).unwrap();
+        assert!(text(a.refresh(true).unwrap()).contains("EXPUNGE"));
+    }
+
+    fn others_changes_are_seen(stamps: bool) {
+        let (_t, md) = maildir_with(3);
+        let mut a = Selected::open(&md, None, false).unwrap();
+        if stamps {
+            a.watch = FolderWatch::by_stamps(&a.dir);
+        }
         let b = Selected::open(&md, None, false).unwrap();
         store::set_flags(&b.dir, &b.msgs[0].entry, "F").unwrap();
         store::delete(&b.dir, &b.msgs[1].entry).unwrap();

@@ -93,7 +93,7 @@ pub fn expunge(account: &mut Account, uids: Option<&SequenceSet>, out: &mut Vec<
         .collect();
     doomed.reverse();
     for i in doomed {
-        if let Err(e) = store::delete(&sel.dir, &sel.msgs[i].entry) {
+        if let Err(e) = sel.delete_file(i) {
             return Done::storage(&account.user, &e);
         }
         sel.msgs.remove(i);

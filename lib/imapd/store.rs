@@ -12,8 +12,8 @@ use crate::imap::imap_types::flag::{Flag, StoreResponse, StoreType};
 use crate::imap::imap_types::mailbox::Mailbox;
 use crate::imap::imap_types::sequence::SequenceSet;
 use crate::imap::reply::{self, Status};
+use crate::maildir::store;
 use crate::maildir::uidlist::{base_of, UidEntry, UidList};
-use crate::maildir::{name, store};
 
 use super::commands::Done;
 use super::{keywords, names, select, Account};
@@ -67,14 +67,8 @@ pub fn store(
             StoreType::Remove => old.chars().filter(|c| !given.contains(*c)).collect(),
         };
         if sorted(&new) != sorted(&old) {
-            match store::set_flags(&sel.dir, &sel.msgs[i].entry, &new) {
-                Ok(n) => {
-                    let e = &mut sel.msgs[i].entry;
-                    e.flags = sorted(name::flags(&n));
-                    e.file_name = n;
-                    e.in_new = false;
-                }
-                Err(e) => return Done::storage(&user, &e),
+            if let Err(e) = sel.set_flags(i, &new) {
+                return Done::storage(&user, &e);
             }
         }
         if response == StoreResponse::Answer {
@@ -182,7 +176,7 @@ pub fn copy(
         return Done::bad("no mailbox selected");
     };
     for &i in picked.iter().rev() {
-        if let Err(e) = store::delete(&sel.dir, &sel.msgs[i].entry) {
+        if let Err(e) = sel.delete_file(i) {
             return Done::storage(&user, &e);
         }
         sel.msgs.remove(i);

@@ -21,6 +21,7 @@ mod folder;
 pub mod imap_folders;
 pub mod imap_keywords;
 pub mod imap_quota;
+pub mod imap_watch;
 pub mod name;
 pub mod quota;
 mod read;
