@@ -8,6 +8,7 @@
 pub mod aliases;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod directory;
 pub mod exit;
 pub mod imap;

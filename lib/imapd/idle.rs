@@ -16,9 +16,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::conn::Conn;
 use crate::imap::reply;
 use crate::imap::{Event, Session};
-use crate::smtpd::conn::Conn;
 
 use super::{commands, Account, AUTOLOGOUT};
 

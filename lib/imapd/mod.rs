@@ -36,12 +36,12 @@ mod structure;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::conn::{self, Conn, Opened};
 use crate::imap::reply::{self, Status};
 use crate::imap::{Event, Session, Settings};
 use crate::maildir::{FolderName, Maildir};
 use crate::mlog;
 use crate::peer::Peer;
-use crate::smtpd::conn::{self, Conn};
 use crate::users::UserDb;
 
 /// RFC 3501 5.4: an autologout timer must be at least 30 minutes.
@@ -82,30 +82,11 @@ pub fn run(cfg: &Config, implicit_tls: bool) -> Result<(), Error> {
     let peer = Peer::detect();
     let ip = peer.remote_text();
     mlog!("connect from={ip}");
-    conn::set_send_timeout(AUTOLOGOUT);
-    let tls = match &cfg.tls {
-        None => None,
-        Some(t) => match crate::tls::server_config(t) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                mlog!("warning: TLS unavailable: {e}");
-                None
-            }
-        },
+    let Some(Opened { conn, tls }) =
+        conn::open(cfg, implicit_tls, AUTOLOGOUT, &ip).map_err(Error::Config)?
+    else {
+        return Ok(());
     };
-    let mut conn = Conn::plain(AUTOLOGOUT);
-    if implicit_tls {
-        let Some(config) = tls.clone() else {
-            return Err(Error::Config(format!(
-                "{}: --tls needs a working [tls] section",
-                cfg.path.display()
-            )));
-        };
-        if let Err(e) = conn.start_tls(config) {
-            mlog!("TLS handshake failed from={ip}: {e}");
-            return Ok(());
-        }
-    }
     let settings = Settings {
         starttls: tls.is_some() && !implicit_tls,
         tls_active: conn.is_tls(),

@@ -24,10 +24,10 @@ pub mod maildrop;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::conn::{self, Conn, Opened};
 use crate::mlog;
 use crate::peer::Peer;
 use crate::pop3::{reply, Event, LoginError, RetrieveError, Session, Settings};
-use crate::smtpd::conn::{self, Conn};
 use crate::users::UserDb;
 use maildrop::{Maildrop, Open};
 
@@ -48,30 +48,11 @@ pub fn run(cfg: &Config, implicit_tls: bool) -> Result<(), Error> {
     let peer = Peer::detect();
     let ip = peer.remote_text();
     mlog!("connect from={ip}");
-    conn::set_send_timeout(IDLE_TIMEOUT);
-    let tls = match &cfg.tls {
-        None => None,
-        Some(t) => match crate::tls::server_config(t) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                mlog!("warning: TLS unavailable: {e}");
-                None
-            }
-        },
+    let Some(Opened { conn, tls }) =
+        conn::open(cfg, implicit_tls, IDLE_TIMEOUT, &ip).map_err(Error::Config)?
+    else {
+        return Ok(());
     };
-    let mut conn = Conn::plain(IDLE_TIMEOUT);
-    if implicit_tls {
-        let Some(config) = tls.clone() else {
-            return Err(Error::Config(format!(
-                "{}: --tls needs a working [tls] section",
-                cfg.path.display()
-            )));
-        };
-        if let Err(e) = conn.start_tls(config) {
-            mlog!("TLS handshake failed from={ip}: {e}");
-            return Ok(());
-        }
-    }
     let settings = Settings {
         hostname: cfg.hostname.clone(),
         stls: tls.is_some(),

@@ -11,19 +11,18 @@
 //! protocol logic. Errors: `smtpd::Error` for what stops the program before or outside a
 //! session (config, TLS files); a client that vanishes or times out is a normal end.
 
-pub mod conn;
 pub mod enqueue;
 pub mod policy;
 
 use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
+use crate::conn::{self, Conn, Opened};
 use crate::directory::Directory;
 use crate::mlog;
 use crate::peer::Peer;
 use crate::smtp::{reply, Event, Message, Reply, Session, Settings};
 use crate::users::UserDb;
-use conn::Conn;
 
 /// Which port's rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,31 +47,17 @@ pub fn run(cfg: &Config, role: Role) -> Result<(), Error> {
     let peer = Peer::detect();
     let ip = peer.remote_text();
     mlog!("connect from={ip}");
-    conn::set_send_timeout(cfg.smtpd.command_timeout);
-    let tls = match &cfg.tls {
-        None => None,
-        Some(t) => match crate::tls::server_config(t) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                mlog!("warning: TLS unavailable: {e}");
-                None
-            }
-        },
+    let Some(Opened { conn, tls }) = conn::open(
+        cfg,
+        role == Role::Submissions,
+        cfg.smtpd.command_timeout,
+        &ip,
+    )
+    .map_err(Error::Config)?
+    else {
+        mlog!("disconnect from={ip} commands=0 errors=0");
+        return Ok(());
     };
-    let mut conn = Conn::plain(cfg.smtpd.command_timeout);
-    if role == Role::Submissions {
-        let Some(config) = tls.clone() else {
-            return Err(Error::Config(format!(
-                "{}: role submissions needs a working [tls] section (#4.7.0)",
-                cfg.path.display()
-            )));
-        };
-        if let Err(e) = conn.start_tls(config) {
-            mlog!("TLS handshake failed from={ip}: {e}");
-            mlog!("disconnect from={ip} commands=0 errors=0");
-            return Ok(());
-        }
-    }
     let directory = match Directory::load(cfg) {
         Ok(d) => Some(d),
         Err(e) => {

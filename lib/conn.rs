@@ -1,7 +1,8 @@
-//! The client connection: reads fd 0 and writes fd 1 (one socket or two pipes), with a
-//! read timeout enforced by poll(2) and a send timeout (SO_SNDTIMEO) when fd 1 is a socket,
-//! so a silent or stalled client never holds the process forever. Wraps the same two fds
-//! in rustls after STARTTLS (or from the first byte on port 465).
+//! The client connection of every per-connection server (smtpd, imapd, pop3d): reads fd 0
+//! and writes fd 1 (one socket or two pipes), with a read timeout enforced by poll(2) and a
+//! send timeout (SO_SNDTIMEO) when fd 1 is a socket, so a silent or stalled client never
+//! holds the process forever. Wraps the same two fds in rustls after STARTTLS/STLS (or from
+//! the first byte on the implicit-TLS ports 465, 993, 995).
 //! Errors: `io::Error`; a timeout is `ErrorKind::TimedOut`, an end of input is `Ok(0)`.
 
 use std::io::{self, Read, Write};
@@ -11,6 +12,9 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::config::Config;
+use crate::mlog;
 
 /// fd 0 and fd 1 as one duplex stream.
 #[derive(Debug, Clone, Copy)]
@@ -132,4 +136,47 @@ impl Conn {
     pub fn is_tls(&self) -> bool {
         matches!(self, Conn::Tls(_))
     }
+}
+
+/// A freshly opened client connection and the TLS config for a later STARTTLS.
+pub struct Opened {
+    pub conn: Conn,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Opens the client connection the way every per-connection server starts: send timeout on
+/// fd 1; the TLS config loaded (a broken one is logged and plain-text service goes on without
+/// STARTTLS); on an implicit-TLS port the handshake first. `Ok(None)`: the handshake failed
+/// (logged; nothing can be said to the client). `Err`: implicit TLS without a usable `[tls]`.
+pub fn open(
+    cfg: &Config,
+    implicit_tls: bool,
+    timeout: Duration,
+    ip: &str,
+) -> Result<Option<Opened>, String> {
+    set_send_timeout(timeout);
+    let tls = cfg
+        .tls
+        .as_ref()
+        .and_then(|t| match crate::tls::server_config(t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                mlog!("warning: TLS unavailable: {e}");
+                None
+            }
+        });
+    let mut conn = Conn::plain(timeout);
+    if implicit_tls {
+        let Some(config) = tls.clone() else {
+            return Err(format!(
+                "{}: implicit TLS needs a working [tls] section",
+                cfg.path.display()
+            ));
+        };
+        if let Err(e) = conn.start_tls(config) {
+            mlog!("TLS handshake failed from={ip}: {e}");
+            return Ok(None);
+        }
+    }
+    Ok(Some(Opened { conn, tls }))
 }
