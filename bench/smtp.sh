@@ -38,33 +38,7 @@ PF_CONF=""
 SINK_PID=""
 NOTES=()
 
-CHILD=""
-log() { echo "bench: $*" >&2; }
-
-# Run a measuring command in the background and wait for it, so that a signal reaches our
-# trap at once (bash defers traps while a foreground child runs); cleanup stops it by PID.
-run() {
-  local rc=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-
-# Stop one process tree by PID: SIGTERM to the root, wait, then SIGKILL only the PIDs we saw.
-stop_tree() { # $1 = root pid, $2 = name
-  local pid=$1 name=$2 pids i
-  kill -0 "$pid" 2>/dev/null || return 0
-  pids=$("${LOAD[@]}" descendants "$pid" || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$name ($pid) did not stop on SIGTERM within 10 s; killing its processes"
-    for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-  fi
-  wait "$pid" 2>/dev/null || true
-}
+. "$HERE/common.sh"
 
 stop_postfix() {
   [ -n "$PF_CONF" ] || return 0
