@@ -519,21 +519,21 @@ impl Session {
 
     /// SASL PLAIN: `authzid NUL authcid NUL password`; an authzid other than the user is refused.
     fn plain(&mut self, tag: String, data: &[u8]) -> Option<Event> {
-        let parts: Vec<&[u8]> = data.split(|&b| b == 0).collect();
-        let [authz, user, pass] = parts.as_slice() else {
-            return self.bad(&tag, "malformed PLAIN response");
+        let (user, pass) = match crate::sasl::decode_plain(data) {
+            Ok(up) => up,
+            Err(crate::sasl::PlainError::Malformed) => {
+                return self.bad(&tag, "malformed PLAIN response")
+            }
+            Err(crate::sasl::PlainError::ProxyLogin) => {
+                self.write(&reply::tagged(
+                    &tag,
+                    Status::No,
+                    "AUTHORIZATIONFAILED",
+                    "no proxy login",
+                ));
+                return None;
+            }
         };
-        let user = String::from_utf8_lossy(user).into_owned();
-        if !authz.is_empty() && authz != &user.as_bytes() {
-            self.write(&reply::tagged(
-                &tag,
-                Status::No,
-                "AUTHORIZATIONFAILED",
-                "no proxy login",
-            ));
-            return None;
-        }
-        let pass = String::from_utf8_lossy(pass).into_owned();
         self.login(tag, user, pass)
     }
 

@@ -320,7 +320,7 @@ impl Session {
             self.error(reply::auth_bad_base64());
             return None;
         };
-        match split_plain(&decoded) {
+        match crate::sasl::decode_plain(&decoded).ok() {
             Some((user, password)) => {
                 self.pending = Pending::Login;
                 Some(Event::Login { user, password })
@@ -500,16 +500,4 @@ impl Session {
             Err(RetrieveError::Temporary(what)) => self.say(reply::temp_failure(&what)),
         }
     }
-}
-
-/// RFC 4616: `authzid NUL authcid NUL passwd`; authzid must be empty or equal authcid.
-fn split_plain(decoded: &[u8]) -> Option<(String, String)> {
-    let mut parts = decoded.split(|b| *b == 0);
-    let authz = std::str::from_utf8(parts.next()?).ok()?;
-    let user = std::str::from_utf8(parts.next()?).ok()?;
-    let pass = std::str::from_utf8(parts.next()?).ok()?;
-    if parts.next().is_some() || user.is_empty() || !(authz.is_empty() || authz == user) {
-        return None;
-    }
-    Some((user.to_string(), pass.to_string()))
 }

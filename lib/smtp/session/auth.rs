@@ -56,7 +56,7 @@ impl Session {
             return self.reply(reply::auth_bad_base64());
         };
         match state {
-            State::AuthPlain => match split_plain(&decoded) {
+            State::AuthPlain => match crate::sasl::decode_plain(&decoded).ok() {
                 Some((user, password)) => {
                     self.ask(Pending::Auth(user.clone()), Event::Auth { user, password })
                 }
@@ -78,16 +78,4 @@ impl Session {
             _ => {}
         }
     }
-}
-
-/// RFC 4616: `authzid NUL authcid NUL passwd`; authzid must be empty or equal authcid.
-fn split_plain(decoded: &[u8]) -> Option<(String, String)> {
-    let mut parts = decoded.split(|b| *b == 0);
-    let authz = std::str::from_utf8(parts.next()?).ok()?;
-    let user = std::str::from_utf8(parts.next()?).ok()?;
-    let pass = std::str::from_utf8(parts.next()?).ok()?;
-    if parts.next().is_some() || user.is_empty() || !(authz.is_empty() || authz == user) {
-        return None;
-    }
-    Some((user.to_string(), pass.to_string()))
 }
