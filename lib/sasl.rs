@@ -36,7 +36,7 @@ mod tests {
 
     #[test]
     fn plain_fields() {
-        let ok = |s: &[u8]| decode_plain(s).map(|(u, p)| (u, p));
+        let ok = decode_plain;
         assert_eq!(ok(b"\0u@x\0pw"), Ok(("u@x".into(), "pw".into())));
         assert_eq!(ok(b"u@x\0u@x\0pw"), Ok(("u@x".into(), "pw".into())));
         assert_eq!(ok(b"admin\0u@x\0pw"), Err(PlainError::ProxyLogin));

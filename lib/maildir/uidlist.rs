@@ -5,8 +5,10 @@
 //! folder). Line 1 is `1 V<uidvalidity> N<nextuid>`, then one `<uid> <base>` per message in UID
 //! order, where `<base>` is the file name without its `:2,flags` info part (stable across flag
 //! changes and the new/ → cur/ move). Other Maildir tools ignore the file. `sync` is the only
-//! writer: it runs under an exclusive `flock` on `<FILE>.lock`, so concurrent sessions never
+//! writer: it writes under an exclusive `flock` on `<FILE>.lock`, so concurrent sessions never
 //! hand out one UID twice, and replaces the file atomically (tmp, fsync, rename, fsync dir).
+//! A sync that finds nothing to change (the usual SELECT) takes no lock at all, so sessions
+//! opening one folder do not queue behind each other.
 //!
 //! A missing index starts from Dovecot's `dovecot-uidlist` (v3) when present, keeping its
 //! UIDVALIDITY and UIDs, so clients migrating from Dovecot see no change. A corrupt index is
@@ -20,6 +22,7 @@ use super::name;
 use nix::fcntl::{Flock, FlockArg};
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -54,71 +57,56 @@ pub struct UidList {
     pub entries: Vec<UidEntry>,
 }
 
-/// The index as read from disk: validity, next uid, and base → uid.
+/// The index as read from disk: validity, next uid, and (uid, base) in UID order, the bases
+/// borrowed from the file's text.
 #[derive(Debug, Default)]
-struct Index {
+struct Index<'a> {
     uidvalidity: u32,
     next_uid: u32,
-    uids: Vec<(u32, String)>,
+    uids: Vec<(u32, &'a str)>,
 }
 
 /// What reading the index found.
-enum Loaded {
-    Ok(Index),
-    Missing,
+enum Loaded<'a> {
+    Ok(Index<'a>),
     /// Unparseable; carries the old UIDVALIDITY if the header was readable.
     Corrupt(Option<u32>),
+}
+
+/// Index entries matched against the scanned files.
+struct Merged {
+    /// Messages that have a UID, in UID order.
+    entries: Vec<UidEntry>,
+    /// Files without a UID yet.
+    fresh: Vec<ScannedFile>,
+    /// Some index entry has no file any more.
+    vanished: bool,
 }
 
 impl UidList {
     /// Lists new/ and cur/ of `folder_dir`, reads the index, gives files without a UID the next
     /// UIDs (in delivery order: the name's leading seconds/microseconds, then name), drops
     /// entries whose files are gone, and writes the index back atomically only when it changed.
-    /// Holds an exclusive flock on `<FILE>.lock` while doing so.
+    ///
+    /// When nothing changed (the usual SELECT) no lock is taken: the index is replaced only by
+    /// rename, so reading it unlocked sees a whole version. Any change is made under an
+    /// exclusive flock on `<FILE>.lock`, after reading and scanning again under it.
     pub fn sync(folder_dir: &Path) -> Result<UidList> {
+        let text = load(&folder_dir.join(FILE))?;
+        let mut seen = None;
+        if let Some(Loaded::Ok(ix)) = text.as_deref().map(parse) {
+            let m = merge(&ix, scan(folder_dir)?);
+            if m.fresh.is_empty() && !m.vanished {
+                return Ok(UidList {
+                    uidvalidity: ix.uidvalidity,
+                    next_uid: ix.next_uid,
+                    entries: m.entries,
+                });
+            }
+            seen = Some(m);
+        }
         let _lock = lock(folder_dir)?;
-        let mut files = scan(folder_dir)?;
-        let (mut index, mut changed) = match load(&folder_dir.join(FILE))? {
-            Loaded::Ok(ix) => (ix, false),
-            Loaded::Missing => (import_dovecot(folder_dir).unwrap_or_else(fresh), true),
-            Loaded::Corrupt(old) => (fresh_unlike(old), true),
-        };
-        if index.uids.iter().any(|(_, b)| !files.contains_key(b)) {
-            // A flag rename racing our readdir may hide a file once; look again before
-            // dropping its UID for good.
-            for (base, f) in scan(folder_dir)? {
-                files.entry(base).or_insert(f);
-            }
-        }
-        let mut entries = Vec::with_capacity(files.len());
-        let mut kept = Vec::with_capacity(index.uids.len());
-        for (uid, base) in std::mem::take(&mut index.uids) {
-            match files.remove(&base) {
-                Some(f) => {
-                    entries.push(f.into_entry(uid, base.clone()));
-                    kept.push((uid, base));
-                }
-                None => changed = true,
-            }
-        }
-        let mut fresh: Vec<(String, ScannedFile)> = files.into_iter().collect();
-        fresh.sort_by(|a, b| delivery_key(&a.0).cmp(&delivery_key(&b.0)));
-        for (base, f) in fresh {
-            let uid = index.next_uid;
-            index.next_uid = index.next_uid.saturating_add(1);
-            entries.push(f.into_entry(uid, base.clone()));
-            kept.push((uid, base));
-            changed = true;
-        }
-        index.uids = kept;
-        if changed {
-            store(folder_dir, &index)?;
-        }
-        Ok(UidList {
-            uidvalidity: index.uidvalidity,
-            next_uid: index.next_uid,
-            entries,
-        })
+        sync_locked(folder_dir, text.zip(seen))
     }
 
     /// The entry with this UID, if the message exists.
@@ -136,22 +124,150 @@ impl UidList {
     }
 }
 
+/// The writing half of `sync`, run under the exclusive lock: reads and scans afresh, assigns
+/// UIDs, drops vanished entries and stores the index if anything changed.
+///
+/// `earlier` is the unlocked pass's index bytes and match. When the index still holds exactly
+/// those bytes, no other session has written it since (every write moves `N` up or drops
+/// entries, so contents never repeat), and the match is reused instead of scanning again.
+fn sync_locked(folder_dir: &Path, earlier: Option<(Vec<u8>, Merged)>) -> Result<UidList> {
+    let text = load(&folder_dir.join(FILE))?;
+    let reuse = match (earlier, &text) {
+        (Some((old, m)), Some(now)) if old == *now => Some(m),
+        _ => None,
+    };
+    let dovecot;
+    let (index, mut changed) = match text.as_deref().map(parse) {
+        Some(Loaded::Ok(ix)) => (ix, false),
+        Some(Loaded::Corrupt(old)) => (fresh_unlike(old), true),
+        None => {
+            dovecot = fs::read_to_string(folder_dir.join(DOVECOT_FILE)).ok();
+            let ix = dovecot.as_deref().and_then(parse_dovecot);
+            (ix.unwrap_or_else(fresh), true)
+        }
+    };
+    let mut m = match reuse {
+        Some(m) => m,
+        None => merge(&index, scan(folder_dir)?),
+    };
+    if m.vanished {
+        // A flag rename racing our readdir may hide a file once; look again before
+        // dropping its UID for good.
+        let mut files: Vec<ScannedFile> = m.entries.into_iter().map(ScannedFile::from).collect();
+        files.append(&mut m.fresh);
+        let seen: HashSet<String> = files.iter().map(|f| f.base().to_string()).collect();
+        files.extend(
+            scan(folder_dir)?
+                .into_iter()
+                .filter(|f| !seen.contains(f.base())),
+        );
+        m = merge(&index, files);
+    }
+    changed |= m.vanished || !m.fresh.is_empty();
+    let mut next_uid = index.next_uid;
+    m.fresh
+        .sort_by(|a, b| delivery_key(a.base()).cmp(&delivery_key(b.base())));
+    for f in m.fresh {
+        m.entries.push(f.into_entry(next_uid));
+        next_uid = next_uid.saturating_add(1);
+    }
+    if changed {
+        store(folder_dir, index.uidvalidity, next_uid, &m.entries)?;
+    }
+    Ok(UidList {
+        uidvalidity: index.uidvalidity,
+        next_uid,
+        entries: m.entries,
+    })
+}
+
+/// Matches index entries to files by base name. A base scanned twice (new/ and cur/, a move
+/// seen half-way) keeps the later one, which `scan` puts in cur/.
+fn merge(index: &Index, files: Vec<ScannedFile>) -> Merged {
+    let mut by_base = name_map(files.len());
+    for (i, f) in files.iter().enumerate() {
+        by_base.insert(f.base(), i);
+    }
+    let mut vanished = false;
+    let mut order = Vec::with_capacity(index.uids.len().min(files.len()));
+    for &(uid, base) in &index.uids {
+        match by_base.get(base) {
+            Some(&i) => order.push((uid, i)),
+            None => vanished = true,
+        }
+    }
+    let mut winner = vec![false; files.len()];
+    for &i in by_base.values() {
+        winner[i] = true;
+    }
+    drop(by_base);
+    let mut files: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
+    let mut entries = Vec::with_capacity(files.len());
+    for (uid, i) in order {
+        if let Some(f) = files[i].take() {
+            entries.push(f.into_entry(uid));
+        }
+    }
+    let fresh = files
+        .into_iter()
+        .zip(winner)
+        .filter_map(|(f, win)| f.filter(|_| win))
+        .collect();
+    Merged {
+        entries,
+        fresh,
+        vanished,
+    }
+}
+
+/// A map keyed by base names, with the fast `NameHasher`.
+fn name_map<'a, V>(capacity: usize) -> HashMap<&'a str, V, BuildHasherDefault<NameHasher>> {
+    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
+}
+
+/// FxHash-style hasher for base names in `merge`: several times faster than SipHash on short
+/// keys. Not flood-resistant, which is fine: the keys are file names in the user's own folder.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
 /// A message file found by `scan`.
 struct ScannedFile {
     file_name: String,
+    /// Length of the base name (the part before `:`).
+    base_len: usize,
     in_new: bool,
     size: u64,
 }
 
 impl ScannedFile {
-    fn into_entry(self, uid: u32, base: String) -> UidEntry {
-        let mut flags: Vec<char> = name::flags(&self.file_name).chars().collect();
-        flags.sort_unstable();
-        flags.dedup();
+    fn base(&self) -> &str {
+        &self.file_name[..self.base_len]
+    }
+
+    fn into_entry(self, uid: u32) -> UidEntry {
         UidEntry {
             uid,
-            base,
-            flags: flags.into_iter().collect(),
+            base: self.base().to_string(),
+            flags: sorted_flags(name::flags(&self.file_name)),
             file_name: self.file_name,
             in_new: self.in_new,
             size: self.size,
@@ -159,15 +275,36 @@ impl ScannedFile {
     }
 }
 
+impl From<UidEntry> for ScannedFile {
+    fn from(e: UidEntry) -> ScannedFile {
+        ScannedFile {
+            base_len: e.base.len(),
+            file_name: e.file_name,
+            in_new: e.in_new,
+            size: e.size,
+        }
+    }
+}
+
+/// Flag letters sorted and without repeats (already so in nearly every name).
+fn sorted_flags(flags: &str) -> String {
+    if flags.as_bytes().windows(2).all(|w| w[0] < w[1]) {
+        return flags.to_string();
+    }
+    let mut v: Vec<char> = flags.chars().collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter().collect()
+}
+
 /// The base name of a message file name (everything before the `:` info part).
 pub fn base_of(file_name: &str) -> &str {
     file_name.split_once(':').map_or(file_name, |(b, _)| b)
 }
 
-/// Files in new/ then cur/, by base name. A base present in both (a move seen half-way) keeps
-/// the cur/ one. Names with dots in front or line breaks are not messages.
-fn scan(folder_dir: &Path) -> Result<HashMap<String, ScannedFile>> {
-    let mut out = HashMap::new();
+/// Files in new/ then cur/. Names with dots in front or line breaks are not messages.
+fn scan(folder_dir: &Path) -> Result<Vec<ScannedFile>> {
+    let mut out = Vec::new();
     for (sub, in_new) in [("new", true), ("cur", false)] {
         let d = folder_dir.join(sub);
         let rd = match fs::read_dir(&d) {
@@ -177,7 +314,7 @@ fn scan(folder_dir: &Path) -> Result<HashMap<String, ScannedFile>> {
         };
         for entry in rd {
             let entry = entry.map_err(Error::io("read", &d))?;
-            let Some(fname) = entry.file_name().to_str().map(str::to_string) else {
+            let Ok(fname) = entry.file_name().into_string() else {
                 continue;
             };
             if fname.starts_with('.') || fname.contains(['\n', '\r']) {
@@ -190,13 +327,12 @@ fn scan(folder_dir: &Path) -> Result<HashMap<String, ScannedFile>> {
                     Err(_) => continue, // gone meanwhile
                 },
             };
-            let base = base_of(&fname).to_string();
-            let f = ScannedFile {
+            out.push(ScannedFile {
+                base_len: base_of(&fname).len(),
                 file_name: fname,
                 in_new,
                 size,
-            };
-            out.insert(base, f);
+            });
         }
     }
     Ok(out)
@@ -224,7 +360,7 @@ fn now_secs() -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX).max(1)
 }
 
-fn fresh() -> Index {
+fn fresh<'a>() -> Index<'a> {
     Index {
         uidvalidity: now_secs(),
         next_uid: 1,
@@ -233,7 +369,7 @@ fn fresh() -> Index {
 }
 
 /// A fresh index whose UIDVALIDITY differs from `old`.
-fn fresh_unlike(old: Option<u32>) -> Index {
+fn fresh_unlike<'a>(old: Option<u32>) -> Index<'a> {
     let mut ix = fresh();
     if let Some(old) = old {
         if ix.uidvalidity <= old {
@@ -243,22 +379,22 @@ fn fresh_unlike(old: Option<u32>) -> Index {
     ix
 }
 
-/// Reads the index. An unreadable file (permissions, I/O) is an error, not corruption, so a
-/// passing problem never costs the folder its UIDs.
-fn load(path: &Path) -> Result<Loaded> {
+/// Reads the index's bytes; `None` when it does not exist. An unreadable file (permissions,
+/// I/O) is an error, not corruption, so a passing problem never costs the folder its UIDs.
+fn load(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
-        Ok(bytes) => Ok(match String::from_utf8(bytes) {
-            Ok(text) => parse(&text),
-            Err(_) => Loaded::Corrupt(None),
-        }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Loaded::Missing),
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path)(e)),
     }
 }
 
 /// Parses our format; anything off (bad header, non-increasing or out-of-range UIDs,
 /// duplicate bases) makes it corrupt.
-fn parse(text: &str) -> Loaded {
+fn parse(bytes: &[u8]) -> Loaded<'_> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Loaded::Corrupt(None);
+    };
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
     let Some((uidvalidity, next_uid)) = parse_header(header, "1") else {
@@ -273,7 +409,7 @@ fn parse(text: &str) -> Loaded {
         next_uid,
         uids: Vec::new(),
     };
-    let mut seen = HashSet::new();
+    let mut seen = name_map(text.len() / 32);
     let mut last = 0;
     for line in lines {
         let Some((uid, base)) = line.split_once(' ') else {
@@ -282,11 +418,11 @@ fn parse(text: &str) -> Loaded {
         let Ok(uid) = uid.parse::<u32>() else {
             return corrupt;
         };
-        if uid <= last || uid >= next_uid || base.is_empty() || !seen.insert(base) {
+        if uid <= last || uid >= next_uid || base.is_empty() || seen.insert(base, ()).is_some() {
             return corrupt;
         }
         last = uid;
-        ix.uids.push((uid, base.to_string()));
+        ix.uids.push((uid, base));
     }
     Loaded::Ok(ix)
 }
@@ -314,12 +450,11 @@ fn parse_header(line: &str, version: &str) -> Option<(u32, u32)> {
 /// Reads a Dovecot v3 `dovecot-uidlist`: header `3 V<uidvalidity> N<nextuid> ...`, lines
 /// `<uid> [ext fields] :<base>`. Lines it cannot read are skipped (those messages get new
 /// UIDs above Dovecot's); an unreadable header means no import.
-fn import_dovecot(folder_dir: &Path) -> Option<Index> {
-    let text = fs::read_to_string(folder_dir.join(DOVECOT_FILE)).ok()?;
+fn parse_dovecot(text: &str) -> Option<Index<'_>> {
     let mut lines = text.lines();
     let (uidvalidity, mut next_uid) = parse_header(lines.next()?, "3")?;
     let mut ix = Index::default();
-    let mut seen = HashSet::new();
+    let mut seen = name_map(text.len() / 32);
     let mut last = 0;
     for line in lines {
         let Some((uid, rest)) = line.split_once(' ') else {
@@ -331,11 +466,11 @@ fn import_dovecot(folder_dir: &Path) -> Option<Index> {
         let Some((_, base)) = rest.split_once(':') else {
             continue;
         };
-        if uid <= last || base.is_empty() || !seen.insert(base.to_string()) {
+        if uid <= last || base.is_empty() || seen.insert(base, ()).is_some() {
             continue;
         }
         last = uid;
-        ix.uids.push((uid, base.to_string()));
+        ix.uids.push((uid, base));
     }
     next_uid = next_uid.max(last.saturating_add(1));
     ix.uidvalidity = uidvalidity;
@@ -344,10 +479,12 @@ fn import_dovecot(folder_dir: &Path) -> Option<Index> {
 }
 
 /// Writes the index to `<FILE>.tmp`, fsyncs it, renames it over `FILE`, fsyncs the directory.
-fn store(folder_dir: &Path, ix: &Index) -> Result<()> {
-    let mut text = format!("1 V{} N{}\n", ix.uidvalidity, ix.next_uid);
-    for (uid, base) in &ix.uids {
-        text.push_str(&format!("{uid} {base}\n"));
+fn store(folder_dir: &Path, uidvalidity: u32, next_uid: u32, entries: &[UidEntry]) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(32 + entries.len() * 48);
+    let _ = writeln!(text, "1 V{uidvalidity} N{next_uid}");
+    for e in entries {
+        let _ = writeln!(text, "{} {}", e.uid, e.base);
     }
     let tmp = folder_dir.join(format!("{FILE}.tmp"));
     let path = folder_dir.join(FILE);
@@ -383,145 +520,5 @@ fn lock(folder_dir: &Path) -> Result<Flock<File>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn folder() -> tempfile::TempDir {
-        let t = tempfile::tempdir().unwrap();
-        for s in ["cur", "new", "tmp"] {
-            fs::create_dir(t.path().join(s)).unwrap();
-        }
-        t
-    }
-
-    fn put(dir: &Path, sub: &str, name: &str) {
-        fs::write(dir.join(sub).join(name), b"Subject: x\n\nbody\n").unwrap();
-    }
-
-    fn uids(l: &UidList) -> Vec<(u32, &str)> {
-        l.entries.iter().map(|e| (e.uid, e.base.as_str())).collect()
-    }
-
-    #[test]
-    fn stable_across_syncs_and_flag_renames() {
-        let t = folder();
-        let d = t.path();
-        put(d, "new", "200.M5P1.h,S=17");
-        put(d, "new", "100.M9P1.h,S=17");
-        put(d, "cur", "100.M10P1.h:2,S");
-        let a = UidList::sync(d).unwrap();
-        assert_eq!(
-            uids(&a),
-            [
-                (1, "100.M9P1.h,S=17"),
-                (2, "100.M10P1.h"),
-                (3, "200.M5P1.h,S=17")
-            ]
-        );
-        assert_eq!(a.next_uid, 4);
-        assert_eq!(a.get(2).unwrap().flags, "S");
-        assert_eq!(a.get(1).unwrap().size, 17);
-        assert!(a.get(1).unwrap().in_new);
-        fs::rename(
-            d.join("new/100.M9P1.h,S=17"),
-            d.join("cur/100.M9P1.h,S=17:2,TS"),
-        )
-        .unwrap();
-        let b = UidList::sync(d).unwrap();
-        assert_eq!(b.uidvalidity, a.uidvalidity);
-        assert_eq!(uids(&b), uids(&a));
-        let e = b.get(1).unwrap();
-        assert_eq!(e.flags, "ST");
-        assert!(!e.in_new);
-        assert!(b.path(d, e).exists());
-        assert_eq!(UidList::sync(d).unwrap(), b);
-    }
-
-    #[test]
-    fn new_files_increase_and_removed_uids_are_not_reused() {
-        let t = folder();
-        let d = t.path();
-        put(d, "new", "1.M1P1.h");
-        put(d, "new", "2.M1P1.h");
-        let a = UidList::sync(d).unwrap();
-        fs::remove_file(d.join("new/2.M1P1.h")).unwrap();
-        put(d, "new", "0.M1P1.h"); // older name still gets a higher UID
-        let b = UidList::sync(d).unwrap();
-        assert_eq!(uids(&b), [(1, "1.M1P1.h"), (3, "0.M1P1.h")]);
-        assert_eq!(b.uidvalidity, a.uidvalidity);
-        assert!(b.get(2).is_none());
-        fs::remove_file(d.join("new/0.M1P1.h")).unwrap();
-        let c = UidList::sync(d).unwrap();
-        assert_eq!(c.next_uid, 4);
-        put(d, "new", "5.M1P1.h");
-        assert_eq!(
-            uids(&UidList::sync(d).unwrap()),
-            [(1, "1.M1P1.h"), (4, "5.M1P1.h")]
-        );
-    }
-
-    #[test]
-    fn imports_dovecot_uidlist() {
-        let t = folder();
-        let d = t.path();
-        put(d, "cur", "10.M1P1.h,S=17:2,S");
-        put(d, "new", "11.M1P1.h");
-        put(d, "new", "12.M1P1.h");
-        fs::write(
-            d.join(DOVECOT_FILE),
-            "3 V1700000000 N42 Gabc\n7 W20 :10.M1P1.h,S=17\n40 :11.M1P1.h\n",
-        )
-        .unwrap();
-        let l = UidList::sync(d).unwrap();
-        assert_eq!(l.uidvalidity, 1_700_000_000);
-        assert_eq!(
-            uids(&l),
-            [(7, "10.M1P1.h,S=17"), (40, "11.M1P1.h"), (42, "12.M1P1.h")]
-        );
-        assert!(d.join(FILE).exists());
-    }
-
-    #[test]
-    fn corrupt_index_gets_new_uidvalidity() {
-        let t = folder();
-        let d = t.path();
-        put(d, "new", "1.M1P1.h");
-        let far = u32::MAX - 5;
-        fs::write(d.join(FILE), format!("1 V{far} N3\n2 1.M1P1.h\n1 x\n")).unwrap();
-        let l = UidList::sync(d).unwrap();
-        assert_ne!(l.uidvalidity, far);
-        assert_eq!(uids(&l), [(1, "1.M1P1.h")]);
-        fs::write(d.join(FILE), "garbage").unwrap();
-        let m = UidList::sync(d).unwrap();
-        assert_eq!(uids(&m), [(1, "1.M1P1.h")]);
-    }
-
-    #[test]
-    fn concurrent_syncs_never_share_a_uid() {
-        let t = folder();
-        let d = t.path().to_path_buf();
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let d = d.clone();
-                std::thread::spawn(move || {
-                    let mut seen = Vec::new();
-                    for j in 0..20 {
-                        put(&d, "new", &format!("{}.M{j}P{i}.h", 1000 + j));
-                        let l = UidList::sync(&d).unwrap();
-                        seen.extend(l.entries.into_iter().map(|e| (e.uid, e.base)));
-                    }
-                    seen
-                })
-            })
-            .collect();
-        let mut by_uid: HashMap<u32, String> = HashMap::new();
-        for h in handles {
-            for (uid, base) in h.join().unwrap() {
-                let prev = by_uid.entry(uid).or_insert_with(|| base.clone());
-                assert_eq!(*prev, base, "uid {uid} given twice");
-            }
-        }
-        assert_eq!(by_uid.len(), 160);
-        assert_eq!(UidList::sync(&d).unwrap().entries.len(), 160);
-    }
-}
+#[path = "uidlist_tests.rs"]
+mod tests;
