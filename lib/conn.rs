@@ -138,6 +138,16 @@ impl Conn {
     }
 }
 
+/// What every per-connection server does before anything else: a private umask, the peer
+/// read from the launcher's variables or the socket, and the `connect` log line.
+pub fn begin() -> (crate::peer::Peer, String) {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let peer = crate::peer::Peer::detect();
+    let ip = peer.remote_text();
+    mlog!("connect from={ip}");
+    (peer, ip)
+}
+
 /// A freshly opened client connection and the TLS config for a later STARTTLS.
 pub struct Opened {
     pub conn: Conn,

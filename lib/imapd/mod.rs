@@ -41,7 +41,6 @@ use crate::imap::reply::{self, Status};
 use crate::imap::{Event, Session, Settings};
 use crate::maildir::{FolderName, Maildir};
 use crate::mlog;
-use crate::peer::Peer;
 use crate::users::UserDb;
 
 /// RFC 3501 5.4: an autologout timer must be at least 30 minutes.
@@ -78,10 +77,7 @@ pub struct Account {
 
 /// Serves one IMAP session on fd 0/1 until LOGOUT, EOF or timeout.
 pub fn run(cfg: &Config, implicit_tls: bool) -> Result<(), Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let peer = Peer::detect();
-    let ip = peer.remote_text();
-    mlog!("connect from={ip}");
+    let (peer, ip) = conn::begin();
     let Some(Opened { conn, tls }) =
         conn::open(cfg, implicit_tls, AUTOLOGOUT, &ip).map_err(Error::Config)?
     else {

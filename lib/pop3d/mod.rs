@@ -26,7 +26,6 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::conn::{self, Conn, Opened};
 use crate::mlog;
-use crate::peer::Peer;
 use crate::pop3::{reply, Event, LoginError, RetrieveError, Session, Settings};
 use crate::users::UserDb;
 use maildrop::{Maildrop, Open};
@@ -44,10 +43,7 @@ pub enum Error {
 
 /// Serves one POP3 session on fd 0/1 until QUIT, EOF, too many errors or the idle timeout.
 pub fn run(cfg: &Config, implicit_tls: bool) -> Result<(), Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let peer = Peer::detect();
-    let ip = peer.remote_text();
-    mlog!("connect from={ip}");
+    let (peer, ip) = conn::begin();
     let Some(Opened { conn, tls }) =
         conn::open(cfg, implicit_tls, IDLE_TIMEOUT, &ip).map_err(Error::Config)?
     else {

@@ -20,7 +20,6 @@ use crate::config::Config;
 use crate::conn::{self, Conn, Opened};
 use crate::directory::Directory;
 use crate::mlog;
-use crate::peer::Peer;
 use crate::smtp::{reply, Event, Message, Reply, Session, Settings};
 use crate::users::UserDb;
 
@@ -43,10 +42,7 @@ pub enum Error {
 
 /// Serves one SMTP session on fd 0/1 until QUIT, 421, EOF or timeout.
 pub fn run(cfg: &Config, role: Role) -> Result<(), Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let peer = Peer::detect();
-    let ip = peer.remote_text();
-    mlog!("connect from={ip}");
+    let (peer, ip) = conn::begin();
     let Some(Opened { conn, tls }) = conn::open(
         cfg,
         role == Role::Submissions,
