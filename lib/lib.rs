@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn;
 pub mod date;
 pub mod directory;
+pub mod dns;
 pub mod exit;
 pub mod imap;
 pub mod imapd;

@@ -8,6 +8,13 @@
 
 mod raw;
 
+pub mod bounce;
+pub mod dkim;
+pub mod dns;
+pub mod outbound;
+pub mod policy;
+pub mod scan;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,6 +63,12 @@ pub struct Config {
     pub queue: Queue,
     pub delivery: Delivery,
     pub listeners: Vec<Listener>,
+    pub dns: dns::Dns,
+    pub outbound: outbound::Outbound,
+    pub bounce: bounce::Bounce,
+    pub dkim: dkim::Dkim,
+    pub scan: scan::Scan,
+    pub policy: policy::Policy,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -188,7 +201,9 @@ pub fn safe_component(s: &str) -> bool {
         && !s.chars().any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
-struct Checker<'a> {
+/// Resolves paths beside the config file and names the file in errors; section files
+/// (`dns.rs`, `outbound.rs`, …) check their part with it.
+pub struct Checker<'a> {
     base: &'a Path,
     shown: String,
 }
@@ -258,6 +273,12 @@ impl Checker<'_> {
                 .into_iter()
                 .map(|l| self.listener(l))
                 .collect::<Result<_, _>>()?,
+            dns: dns::check(raw.dns, self)?,
+            outbound: outbound::check(raw.outbound, self)?,
+            bounce: bounce::check(raw.bounce, self)?,
+            dkim: dkim::check(raw.dkim, self)?,
+            scan: scan::check(raw.scan, self)?,
+            policy: policy::check(raw.policy, self)?,
         })
     }
 
@@ -279,7 +300,7 @@ impl Checker<'_> {
         })
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_path_buf()
@@ -288,7 +309,7 @@ impl Checker<'_> {
         }
     }
 
-    fn invalid(&self, key: &str, message: &str) -> Error {
+    pub fn invalid(&self, key: &str, message: &str) -> Error {
         Error::Invalid {
             path: self.shown.clone(),
             key: key.to_string(),
@@ -297,7 +318,7 @@ impl Checker<'_> {
     }
 }
 
-fn secs(v: Option<u64>, default: u64) -> Duration {
+pub fn secs(v: Option<u64>, default: u64) -> Duration {
     Duration::from_secs(v.unwrap_or(default))
 }
 

@@ -27,6 +27,19 @@ pub struct Raw {
     pub delivery: RawDelivery,
     #[serde(default, rename = "listen")]
     pub listeners: Vec<RawListener>,
+    // Sections in their own files (lib/config/<section>.rs), each with its own checks.
+    #[serde(default)]
+    pub dns: super::dns::RawDns,
+    #[serde(default)]
+    pub outbound: super::outbound::RawOutbound,
+    #[serde(default)]
+    pub bounce: super::bounce::RawBounce,
+    #[serde(default)]
+    pub dkim: super::dkim::RawDkim,
+    #[serde(default)]
+    pub scan: super::scan::RawScan,
+    #[serde(default)]
+    pub policy: super::policy::RawPolicy,
 }
 
 #[derive(Debug, Deserialize, Default)]
