@@ -528,3 +528,4 @@ fn getmail_fetches_and_deletes_over_implicit_tls() {
 }
 
 mod ext;
+mod modern;

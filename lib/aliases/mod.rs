@@ -9,9 +9,11 @@
 //!
 //! Owns only the syntax: it never decides what a target may do (pipes, includes and files
 //! are policed by `directory` at expansion time) and never touches users or the network.
+//! `edit` changes the file as text for `mailctl alias` (locked, atomic, comments kept).
 //! Errors: `aliases::Error`, naming file and line. A syntax error is permanent (an admin must
 //! fix the file); an unreadable file is temporary. A missing aliases file is an empty table.
 
+pub mod edit;
 mod parse;
 
 pub use parse::{parse_targets, split_targets};
@@ -123,6 +125,13 @@ impl Aliases {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Every entry, in file order.
+    pub fn entries(&self) -> Vec<&Entry> {
+        let mut all: Vec<&Entry> = self.entries.values().collect();
+        all.sort_by_key(|e| e.line);
+        all
     }
 
     /// The entry for `local@domain`: an exact `local@domain` name first, then a bare `local`.

@@ -5,12 +5,16 @@
 //! file and, where toml knows it, the line and key.
 //!
 //! Chosen with `--config FILE`, else `$MAIL_CONFIG`, else `/etc/mail/mail.toml`.
+//! Domains (`[domains.NAME]`, domain aliases) are checked in `domains`; where an error is
+//! (line and key) is worked out in `errors`.
 
+mod errors;
 mod raw;
 
 pub mod bounce;
 pub mod dkim;
 pub mod dns;
+pub mod domains;
 pub mod outbound;
 pub mod policy;
 pub mod scan;
@@ -19,6 +23,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use domains::Domain;
 
 /// Where the config is looked for when neither `--config` nor `$MAIL_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "/etc/mail/mail.toml";
@@ -32,6 +38,15 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
+    /// A TOML syntax or type error at a known place.
+    #[error("{path}:{line}: {key}: {message}")]
+    Syntax {
+        path: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    /// A value that parsed but is not acceptable; `path` is `file:line` when the line is known.
     #[error("{path}: {key}: {message}")]
     Invalid {
         path: String,
@@ -56,7 +71,8 @@ pub struct Config {
     pub run_as: Option<String>,
     /// `+` in `user+tag@domain`; `None` disables plus-addressing.
     pub recipient_delimiter: Option<char>,
-    /// Local domains (lower case) and their settings.
+    /// Local domains (lower case) and their settings, domain aliases included
+    /// (`canonical_domain` resolves them).
     pub domains: BTreeMap<String, Domain>,
     pub tls: Option<Tls>,
     pub smtpd: Smtpd,
@@ -69,12 +85,6 @@ pub struct Config {
     pub dkim: dkim::Dkim,
     pub scan: scan::Scan,
     pub policy: policy::Policy,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Domain {
-    /// Where mail for unknown local parts goes, if anywhere.
-    pub catch_all: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,15 +159,12 @@ impl Config {
     /// Checks config text as if read from `path` (relative paths resolve beside it).
     pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let shown = path.display().to_string();
-        let raw: raw::Raw = toml::from_str(text).map_err(|e| Error::Parse {
-            path: shown.clone(),
-            message: e.to_string().trim_end().replace('\n', " | "),
-        })?;
+        let raw: raw::Raw = toml::from_str(text).map_err(|e| syntax_error(&shown, text, &e))?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Checker { base, shown }.check(path, raw)
+        Checker { base, shown, text }.check(path, raw)
     }
 
     /// The Maildir of a local user, or `None` if the address cannot name a safe path.
@@ -206,6 +213,7 @@ pub fn safe_component(s: &str) -> bool {
 pub struct Checker<'a> {
     base: &'a Path,
     shown: String,
+    text: &'a str,
 }
 
 impl Checker<'_> {
@@ -215,15 +223,7 @@ impl Checker<'_> {
             Some(d) if d.chars().count() == 1 => d.chars().next(),
             Some(_) => return Err(self.invalid("recipient_delimiter", "must be one character")),
         };
-        let mut domains = BTreeMap::new();
-        for (name, d) in raw.domains {
-            domains.insert(
-                name.to_ascii_lowercase(),
-                Domain {
-                    catch_all: d.catch_all,
-                },
-            );
-        }
+        let domains: BTreeMap<String, Domain> = domains::check(raw.domains, self)?;
         Ok(Config {
             path: path.to_path_buf(),
             hostname: raw.hostname,
@@ -309,12 +309,40 @@ impl Checker<'_> {
         }
     }
 
+    /// An error about `key` (dotted, e.g. `dns.servers`), naming the file and, when it can
+    /// be found, the line.
     pub fn invalid(&self, key: &str, message: &str) -> Error {
+        let path = match errors::line_of_key(self.text, key) {
+            Some(line) => format!("{}:{line}", self.shown),
+            None => self.shown.clone(),
+        };
         Error::Invalid {
-            path: self.shown.clone(),
+            path,
             key: key.to_string(),
             message: message.to_string(),
         }
+    }
+}
+
+/// toml's error as `file:line: key: message`; without a place, `file: message`.
+fn syntax_error(shown: &str, text: &str, e: &toml::de::Error) -> Error {
+    let message = e.message().trim().replace('\n', " ");
+    let span = e.span();
+    let key = span
+        .as_ref()
+        .and_then(|s| errors::key_at(text, s))
+        .or_else(|| errors::key_in_message(&message));
+    match (span, key) {
+        (Some(s), Some(key)) => Error::Syntax {
+            path: shown.to_string(),
+            line: errors::line_of(text, s.start),
+            key,
+            message,
+        },
+        _ => Error::Parse {
+            path: shown.to_string(),
+            message,
+        },
     }
 }
 
@@ -370,6 +398,38 @@ address = "127.0.0.1:2525"
         assert!(
             msg.contains("/x/mail.toml") && msg.contains("bogus"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let text = format!("{MINIMAL}[smtpd]\nmax_errors = \"many\"\n");
+        let e = Config::parse(Path::new("/x/mail.toml"), &text).unwrap_err();
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("max_errors"))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            e.to_string().split(": ").take(2).collect::<Vec<_>>(),
+            vec![
+                format!("/x/mail.toml:{line}"),
+                "smtpd.max_errors".to_string()
+            ],
+            "{e}"
+        );
+        let text = MINIMAL.replace("127.0.0.1:2525", "nowhere");
+        let e = Config::parse(Path::new("/x/mail.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/x/mail.toml:11: listen.smtp.address: "),
+            "{e}"
+        );
+        let e = Config::parse(Path::new("/x/mail.toml"), "hostname = \n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("/x/mail.toml:1: hostname: "),
+            "{e}"
         );
     }
 

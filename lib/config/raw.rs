@@ -46,6 +46,8 @@ pub struct Raw {
 #[serde(deny_unknown_fields)]
 pub struct RawDomain {
     pub catch_all: Option<String>,
+    /// This domain is another name for the one named here: `user@this` is `user@that`.
+    pub alias_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,10 +7,16 @@
 //! `:include:` needs `queue.allow_include_aliases`, `/file` targets are always refused.
 //! Refusals are permanent `Target::Failed` entries; an unreadable or broken include file
 //! makes the whole expansion temporary (`Err` with a 4.x.x reply) so nothing is half-done.
+//!
+//! Forwards expand like aliases (their targets walked, `keep_copy` adding the address's own
+//! mailbox). A list post becomes one `Target::List` (queue-runner explodes it into a new
+//! message); `LIST-bounces` goes to the owner or is discarded; `LIST-request` goes to the
+//! owner or fails. A valid SRS0 address walks to the original sender it encodes.
 
 use super::{split, Class, Directory};
 use crate::aliases::{self, Target as Written};
 use crate::config::Config;
+use crate::mlist::Role;
 use std::path::Path;
 
 /// Aliases nested deeper than this fail (sendmail uses a similar bound).
@@ -27,6 +33,10 @@ pub enum Target {
     Pipe(String),
     /// Undeliverable: the address concerned and a full reply (`550 5.1.1 …`).
     Failed { address: String, reply: String },
+    /// A post to the list with this (lower-case) address: one new message to its members.
+    List(String),
+    /// Accepted and dropped on purpose (a list's bounces with no owner): log, do nothing.
+    Discard { address: String, reason: String },
 }
 
 impl Target {
@@ -37,6 +47,8 @@ impl Target {
             Target::Remote(a) => format!("r:{a}"),
             Target::Pipe(c) => format!("p:{c}"),
             Target::Failed { address, .. } => format!("f:{}", address.to_lowercase()),
+            Target::List(a) => format!("m:{a}"),
+            Target::Discard { address, .. } => format!("d:{}", address.to_lowercase()),
         }
     }
 }
@@ -93,7 +105,32 @@ impl Directory {
                     w.stack.pop();
                 }
             }
+            Class::Srs(orig) => self.guarded(w, &format!("srs:{orig}"), &orig)?,
+            Class::Forward(f, key) => {
+                if w.stack.contains(&key) {
+                    let chain = format!("{} -> {key}", w.stack.join(" -> "));
+                    push(
+                        w,
+                        fail(address, &format!("554 5.4.6 forward loop: {chain}")),
+                    );
+                    return Ok(());
+                }
+                w.stack.push(key.clone());
+                for t in &f.targets {
+                    self.walk(w, t)?;
+                }
+                w.stack.pop();
+                if f.keep_copy {
+                    self.own_mailbox(w, &key);
+                }
+            }
+            Class::List(list, l, role) => self.list_address(w, &list, l.owner.as_deref(), role)?,
             Class::Alias(entry, key) => {
+                let domain = w
+                    .cfg
+                    .canonical_domain(&domain)
+                    .unwrap_or(&domain)
+                    .to_string();
                 if w.stack.contains(&key) {
                     let chain = format!("{} -> {key}", w.stack.join(" -> "));
                     push(w, fail(address, &format!("554 5.4.6 alias loop: {chain}")));
@@ -105,6 +142,47 @@ impl Directory {
                 }
                 w.stack.pop();
             }
+        }
+        Ok(())
+    }
+
+    /// Walks `to` unless `marker` is already on the stack (a loop through it).
+    fn guarded(&self, w: &mut Walk, marker: &str, to: &str) -> Result<(), String> {
+        if w.stack.iter().any(|m| m == marker) {
+            push(w, fail(to, "554 5.4.6 mail loops back to itself"));
+            return Ok(());
+        }
+        w.stack.push(marker.to_string());
+        let r = self.walk(w, to);
+        w.stack.pop();
+        r
+    }
+
+    /// One of a list's addresses.
+    fn list_address(
+        &self,
+        w: &mut Walk,
+        list: &str,
+        owner: Option<&str>,
+        role: Role,
+    ) -> Result<(), String> {
+        match (role, owner) {
+            (Role::Post, _) => push(w, Target::List(list.to_string())),
+            (_, Some(o)) => self.guarded(w, &format!("list-owner:{list}"), o)?,
+            (Role::Bounces, None) => push(
+                w,
+                Target::Discard {
+                    address: crate::mlist::bounce_address(list),
+                    reason: "list has no owner".into(),
+                },
+            ),
+            (Role::Request, None) => push(
+                w,
+                fail(
+                    &crate::mlist::request_address(list),
+                    "550 5.1.1 this list has no owner",
+                ),
+            ),
         }
         Ok(())
     }

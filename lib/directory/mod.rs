@@ -1,15 +1,20 @@
-//! Directory: who is local. Combines the config's domains (and catch-alls), the users file
-//! and the aliases file to answer "is this address ours, and what does it become?".
-//! smtpd calls `lookup` at RCPT time; queue-runner calls `expand` once per recipient.
+//! Directory: who is local. Combines the config's domains (and catch-alls), the users file,
+//! the aliases file, the forwards (`forwards.toml`), the mailing lists (`lists.toml`) and the
+//! SRS secret to answer "is this address ours, and what does it become?".
+//! smtpd calls `lookup` at RCPT time (and `may_post` for list posting rights); queue-runner
+//! calls `expand` once per recipient.
 //!
-//! Resolution order for `local@domain` in one of our domains: an alias (`local@domain`, then
-//! bare `local`), a user, then the same two for the base of a plus-address (`user+tag` →
-//! `user`, with `recipient_delimiter`), then the domain's catch-all, else unknown.
-//! Local parts are matched case-insensitively; domains are lower-cased.
+//! Resolution order for `local@domain` in one of our domains: an SRS0 address (reversed to
+//! its original sender when the hash and age check out, else unknown), then a forward, an
+//! alias (`local@domain`, then bare `local`), a list (or its `-bounces`/`-request`), a user,
+//! then the same for the base of a plus-address (`user+tag` → `user`, with
+//! `recipient_delimiter`), then the domain's catch-all, else unknown.
+//! Local parts are matched case-insensitively; domains are lower-cased, and a domain alias
+//! (`alias_of`) is replaced by its target first (`user@alias` is `user@target`).
 //!
-//! Reads the users and aliases files only in `load` (and `:include:` files during `expand`);
-//! never writes anything. Errors: `load` returns a message naming the file and line (an admin
-//! must fix it); `expand` returns a temporary reply when an include file cannot be read.
+//! Reads its files only in `load` (and `:include:` files during `expand`); never writes
+//! anything. Errors: `load` returns a message naming the file and line (an admin must fix
+//! it); `expand` returns a temporary reply when an include file cannot be read.
 
 mod expand;
 
@@ -17,7 +22,12 @@ pub use expand::Target;
 
 use crate::aliases::{Aliases, Entry};
 use crate::config::Config;
+use crate::forward::{Forward, Forwards};
+use crate::mlist::{List, Lists, Role};
+use crate::srs::Srs;
 use crate::users::UserDb;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 /// What a recipient address is to us.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +46,12 @@ pub enum Lookup {
 pub struct Directory {
     users: UserDb,
     aliases: Aliases,
+    forwards: Forwards,
+    lists: Lists,
+    /// None until a secret exists (`mailctl forward set` or queue-runner create it).
+    srs: Option<Srs>,
+    /// Modification times of the forwards, lists and SRS files when loaded.
+    stamps: Vec<Option<SystemTime>>,
 }
 
 /// How one address resolved, before any alias is expanded.
@@ -47,6 +63,12 @@ enum Class<'a> {
     Alias(&'a Entry, String),
     /// No user or alias; the domain's catch-all target.
     CatchAll(String),
+    /// A forward and the address it was found under (`local@domain`, lower case).
+    Forward(&'a Forward, String),
+    /// A list address (lower case), the list, and which of its addresses.
+    List(String, &'a List, Role),
+    /// A valid SRS0 address: its original sender.
+    Srs(String),
     Unknown,
     Remote,
 }
@@ -59,19 +81,97 @@ impl Directory {
             Some(p) => Aliases::load(p).map_err(|e| e.to_string())?,
             None => Aliases::empty(),
         };
-        Ok(Directory { users, aliases })
+        let stamps = table_stamps(cfg);
+        let forwards = Forwards::load(cfg)?;
+        let lists = Lists::load(cfg)?;
+        let secret = crate::srs::secret_path(&cfg.path);
+        let srs = Srs::load(&secret).map_err(|e| format!("{}: {e}", secret.display()))?;
+        Ok(Directory {
+            users,
+            aliases,
+            forwards,
+            lists,
+            srs,
+            stamps,
+        })
+    }
+
+    /// A copy with the forwards, lists and SRS key read again, when one of their files
+    /// changed since this directory was loaded (`mailctl forward/list` on a running
+    /// server); `None` when nothing changed. Lets queue-runner follow the tables even when
+    /// its reloader only watches the users and aliases files.
+    pub fn refreshed(&self, cfg: &Config) -> Option<Result<Directory, String>> {
+        if self.stamps.is_empty() {
+            return None; // built in memory (`new`), not from the files
+        }
+        let stamps = table_stamps(cfg);
+        if stamps == self.stamps {
+            return None;
+        }
+        let load = || -> Result<Directory, String> {
+            let secret = crate::srs::secret_path(&cfg.path);
+            Ok(Directory {
+                users: self.users.clone(),
+                aliases: self.aliases.clone(),
+                forwards: Forwards::load(cfg)?,
+                lists: Lists::load(cfg)?,
+                srs: Srs::load(&secret).map_err(|e| format!("{}: {e}", secret.display()))?,
+                stamps,
+            })
+        };
+        Some(load())
     }
 
     /// Builds a directory from already loaded parts (tests, mailctl).
     pub fn new(users: UserDb, aliases: Aliases) -> Directory {
-        Directory { users, aliases }
+        Directory {
+            users,
+            aliases,
+            ..Directory::default()
+        }
+    }
+
+    /// The same directory with forwards, lists and an SRS key (tests).
+    pub fn with_tables(mut self, forwards: Forwards, lists: Lists, srs: Option<Srs>) -> Directory {
+        self.forwards = forwards;
+        self.lists = lists;
+        self.srs = srs;
+        self
+    }
+
+    /// The SRS key, when a secret exists.
+    pub fn srs(&self) -> Option<&Srs> {
+        self.srs.as_ref()
+    }
+
+    /// The list `address` posts to, when it is a list's posting address.
+    pub fn list(&self, address: &str) -> Option<(&str, &List)> {
+        match self.lists.find(address) {
+            Some((k, l, Role::Post)) => Some((k, l)),
+            _ => None,
+        }
+    }
+
+    /// RCPT-time posting check for `sender` → `rcpt`: `Err` with a full `550 5.7.1` reply
+    /// when `rcpt` is a list that `sender` may not post to; `Ok` for everything else.
+    pub fn may_post(&self, sender: &str, rcpt: &str) -> Result<(), String> {
+        match self.list(rcpt) {
+            Some((list, l)) if !l.may_post(sender) => Err(format!(
+                "550 5.7.1 <{list}>: only members may post to this list"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Classifies one address (`local@domain`, no angle brackets).
     pub fn lookup(&self, cfg: &Config, address: &str) -> Lookup {
         match self.classify(cfg, address) {
             Class::User(canonical) => Lookup::Local(canonical),
-            Class::Alias(..) | Class::CatchAll(_) => Lookup::Alias,
+            Class::Alias(..)
+            | Class::CatchAll(_)
+            | Class::Forward(..)
+            | Class::List(..)
+            | Class::Srs(_) => Lookup::Alias,
             Class::Unknown => Lookup::Unknown,
             Class::Remote => Lookup::Remote,
         }
@@ -81,9 +181,19 @@ impl Directory {
         let Some((local, domain)) = split(address) else {
             return Class::Unknown;
         };
+        // A domain alias (`alias_of`) serves its target's users, aliases and catch-all.
+        let Some(domain) = cfg.canonical_domain(&domain).map(str::to_string) else {
+            return Class::Remote;
+        };
         let Some(dom) = cfg.domains.get(&domain) else {
             return Class::Remote;
         };
+        if crate::srs::is_srs0(local) {
+            return match self.srs.as_ref().map(|s| s.reverse(address, now())) {
+                Some(Ok(orig)) => Class::Srs(orig),
+                _ => Class::Unknown,
+            };
+        }
         if let Some(c) = self.exact(local, &domain) {
             return c;
         }
@@ -98,13 +208,20 @@ impl Directory {
         }
     }
 
-    /// An alias or user named exactly `local@domain`.
+    /// A forward, alias, list or user named exactly `local@domain`.
     fn exact(&self, local: &str, domain: &str) -> Option<Class<'_>> {
+        let key = format!("{}@{domain}", local.to_lowercase());
+        if let Some(f) = self.forwards.get(&key) {
+            return Some(Class::Forward(f, key));
+        }
         if let Some(e) = self.aliases.get(local, domain) {
             return Some(Class::Alias(
                 e,
                 format!("{}@{domain}", local.to_lowercase()),
             ));
+        }
+        if let Some((list, l, role)) = self.lists.find(&key) {
+            return Some(Class::List(list.to_string(), l, role));
         }
         self.user(local, domain).map(Class::User)
     }
@@ -112,6 +229,7 @@ impl Directory {
     /// The canonical address of the user `local@domain` (plus-addressing applied), if any.
     fn mailbox(&self, cfg: &Config, address: &str) -> Option<String> {
         let (local, domain) = split(address)?;
+        let domain = cfg.canonical_domain(&domain).unwrap_or(&domain).to_string();
         self.user(local, &domain)
             .or_else(|| plus_base(cfg, local).and_then(|b| self.user(b, &domain)))
     }
@@ -121,6 +239,34 @@ impl Directory {
             .get(&format!("{local}@{domain}"))
             .map(|u| u.address.clone())
     }
+}
+
+/// Every file `load` reads (for reloading when one changes).
+pub fn watched_files(cfg: &Config) -> Vec<PathBuf> {
+    let mut v = vec![cfg.users_file.clone()];
+    v.extend(cfg.aliases_file.clone());
+    v.push(crate::forward::path(cfg));
+    v.push(crate::mlist::path(cfg));
+    v.push(crate::srs::secret_path(&cfg.path));
+    v
+}
+
+/// Modification times of the files `refreshed` follows.
+fn table_stamps(cfg: &Config) -> Vec<Option<SystemTime>> {
+    [
+        crate::forward::path(cfg),
+        crate::mlist::path(cfg),
+        crate::srs::secret_path(&cfg.path),
+    ]
+    .iter()
+    .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+    .collect()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Splits `local@domain` at the last `@`, lower-casing the domain.
@@ -141,3 +287,6 @@ fn plus_base<'a>(cfg: &Config, local: &'a str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tables_tests;

@@ -73,8 +73,9 @@ fn parse_opts(list: &[u8]) -> Result<Return, String> {
     Ok(r)
 }
 
-/// The ESEARCH response for ascending `hits` (sequence numbers or UIDs).
-pub fn response(tag: &str, uid: bool, ret: Return, hits: &[u32]) -> Vec<u8> {
+/// The ESEARCH response for ascending `hits` (sequence numbers or UIDs); `modseq` is
+/// CONDSTORE's highest modseq of the hits (RFC 7162 3.1.5), sent when given.
+pub fn response(tag: &str, uid: bool, ret: Return, hits: &[u32], modseq: Option<u64>) -> Vec<u8> {
     let mut line = String::from("* ESEARCH (TAG ");
     let mut quoted = Vec::new();
     super::reply::string(&mut quoted, tag.as_bytes());
@@ -94,6 +95,9 @@ pub fn response(tag: &str, uid: bool, ret: Return, hits: &[u32]) -> Vec<u8> {
     }
     if ret.all && !hits.is_empty() {
         line.push_str(&format!(" ALL {}", compress(hits)));
+    }
+    if let Some(m) = modseq {
+        line.push_str(&format!(" MODSEQ {m}"));
     }
     line.push_str("\r\n");
     line.into_bytes()
@@ -157,12 +161,12 @@ mod tests {
             count: true,
         };
         assert_eq!(
-            String::from_utf8(response("a1", true, all, &[1, 2, 3, 7, 9, 10])).unwrap(),
+            String::from_utf8(response("a1", true, all, &[1, 2, 3, 7, 9, 10], None)).unwrap(),
             "* ESEARCH (TAG \"a1\") UID MIN 1 MAX 10 COUNT 6 ALL 1:3,7,9:10\r\n"
         );
         assert_eq!(
-            String::from_utf8(response("a2", false, all, &[])).unwrap(),
-            "* ESEARCH (TAG \"a2\") COUNT 0\r\n"
+            String::from_utf8(response("a2", false, all, &[], Some(5))).unwrap(),
+            "* ESEARCH (TAG \"a2\") COUNT 0 MODSEQ 5\r\n"
         );
     }
 }

@@ -51,8 +51,8 @@ use imap_codec::imap_types::core::LiteralMode;
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 
-use super::esearch;
 use super::reply::{self, Status};
+use super::{esearch, list_ext};
 
 /// Largest synchronising literal accepted before login (user names and passwords).
 pub const PREAUTH_LITERAL_MAX: u32 = 8 * 1024;
@@ -105,6 +105,11 @@ pub enum Event {
         /// SEARCH's ESEARCH `RETURN (…)` options (RFC 4731), when given.
         esearch: Option<esearch::Return>,
     },
+    /// An extended LIST (RFC 5258/5819), parsed by `list_ext`; valid in this state.
+    ListExtended {
+        tag: String,
+        list: list_ext::ListExtended,
+    },
     /// IDLE began (`+ idling` is in the output): send it, then wait for input or mailbox
     /// changes; write untagged updates while `is_idling()`.
     Idle,
@@ -130,6 +135,10 @@ pub struct Session {
     out: Vec<u8>,
     errors: u32,
     commands: u64,
+    /// CONDSTORE is on (ENABLE, or a first CONDSTORE-enabling command, RFC 7162 3.1).
+    condstore: bool,
+    /// IMAP4rev2 was ENABLEd (RFC 9051): UTF-8 mailbox names, no \Recent, ESEARCH results.
+    rev2: bool,
 }
 
 impl Session {
@@ -144,6 +153,8 @@ impl Session {
             out: Vec::new(),
             errors: 0,
             commands: 0,
+            condstore: false,
+            rev2: false,
         };
         let caps = s.capabilities();
         s.write(&reply::untagged_status(
@@ -160,6 +171,21 @@ impl Session {
 
     pub fn commands(&self) -> u64 {
         self.commands
+    }
+
+    /// Whether CONDSTORE is on for this session.
+    pub fn condstore(&self) -> bool {
+        self.condstore
+    }
+
+    /// A CONDSTORE-enabling command was run (RFC 7162 3.1).
+    pub fn enable_condstore(&mut self) {
+        self.condstore = true;
+    }
+
+    /// Whether the client ENABLEd IMAP4rev2.
+    pub fn rev2(&self) -> bool {
+        self.rev2
     }
 
     pub fn is_idling(&self) -> bool {
@@ -187,7 +213,15 @@ impl Session {
 
     /// The CAPABILITY list for the current state and connection.
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+            "IDLE",
+        ];
         if self.state == State::NotAuthenticated {
             if self.settings.starttls && !self.settings.tls_active {
                 caps.push("STARTTLS");
@@ -209,6 +243,9 @@ impl Session {
                 "QUOTA=RES-STORAGE",
                 "QUOTA=RES-MESSAGE",
                 "ESEARCH",
+                "CONDSTORE",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
             ]);
         }
         caps.join(" ")
@@ -340,6 +377,21 @@ impl Session {
             ));
             return None;
         }
+        if let Some(parsed) = list_ext::parse(self.frag.message_bytes()) {
+            let tag = self.frag.decode_tag().map(|t| t.as_ref().to_string());
+            let tag = tag.unwrap_or_else(|| "*".into());
+            return match parsed {
+                Err(e) => self.bad(&tag, &e),
+                Ok(_) if !matches!(self.state, State::Authenticated | State::Selected { .. }) => {
+                    self.bad(&tag, "LIST not allowed now")
+                }
+                Ok(list) => {
+                    self.commands += 1;
+                    self.errors = 0;
+                    Some(Event::ListExtended { tag, list })
+                }
+            };
+        }
         let (decoded, esearch) = match esearch::split_return(self.frag.message_bytes()) {
             None => (
                 self.frag
@@ -448,8 +500,24 @@ impl Session {
                 self.write(&reply::untagged("ID (\"name\" \"imapd\")"));
                 self.ok(&tag, "ID completed")
             }
-            C::Enable { .. } => {
-                self.write(&reply::untagged("ENABLED"));
+            C::Enable { capabilities } => {
+                let mut line = String::from("ENABLED");
+                // RFC 5161: only what this command newly enabled; unknown names are ignored.
+                for c in capabilities.as_ref() {
+                    let name = c.to_string();
+                    let (flag, canonical) = if name.eq_ignore_ascii_case("CONDSTORE") {
+                        (&mut self.condstore, "CONDSTORE")
+                    } else if name.eq_ignore_ascii_case("IMAP4rev2") {
+                        (&mut self.rev2, "IMAP4rev2")
+                    } else {
+                        continue;
+                    };
+                    if !std::mem::replace(flag, true) {
+                        line.push(' ');
+                        line.push_str(canonical);
+                    }
+                }
+                self.write(&reply::untagged(&line));
                 self.ok(&tag, "ENABLE completed")
             }
             C::Namespace => {

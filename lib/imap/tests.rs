@@ -59,6 +59,10 @@ fn run(input: &[u8], chunks: &[usize], s: Settings) -> (String, Vec<String>) {
                 }
                 sess.write(format!("{tag} OK done\r\n").as_bytes());
             }
+            Event::ListExtended { tag, list } => {
+                events.push(format!("list-ext {}", list.patterns.len()));
+                sess.write(format!("{tag} OK done\r\n").as_bytes());
+            }
             Event::Idle => events.push("idle".into()),
             Event::Close => {
                 events.push("close".into());
@@ -225,4 +229,21 @@ fn search_return_options_reach_the_caller() {
             "cmd SEARCH",
         ]
     );
+}
+
+#[test]
+fn enable_turns_on_condstore_and_rev2_once() {
+    let input = "a LOGIN u p\r\nb ENABLE CONDSTORE X-UNKNOWN imap4rev2\r\nc ENABLE CONDSTORE\r\n\
+                 d LIST (SUBSCRIBED) \"\" (* %)\r\ne LIST (BOGUS) \"\" *\r\n";
+    let (out, events) = every_split(input, settings());
+    assert!(
+        out.contains("* ENABLED CONDSTORE IMAP4rev2\r\nb OK"),
+        "{out}"
+    );
+    assert!(out.contains("* ENABLED\r\nc OK"), "{out}");
+    assert!(
+        out.contains("e BAD unknown selection option BOGUS"),
+        "{out}"
+    );
+    assert_eq!(events, ["login u", "list-ext 2"]);
 }

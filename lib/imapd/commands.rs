@@ -3,12 +3,12 @@
 //! FETCH FLAGS), and the tagged result. Every handler returns a `Done`; storage errors are
 //! logged here and answered `NO [UNAVAILABLE]` without paths or details.
 
-use crate::imap::imap_types::command::CommandBody;
+use crate::imap::imap_types::command::{CommandBody, SelectParameter};
 use crate::imap::reply::{self, Status};
 use crate::imap::{esearch, Session};
 use crate::mlog;
 
-use super::{append, fetch, list, quota, search, select, store, Account};
+use super::{append, fetch, list, list_ext, names, quota, search, select, store, Account};
 
 /// The tagged result of a command.
 pub struct Done {
@@ -69,17 +69,35 @@ pub fn run(
             | C::Search { uid: false, .. }
             | C::Copy { uid: false, .. }
     );
+    names::set_utf8(session.rev2());
     let was_selected = account.selected.is_some();
+    if enables_condstore(&body) {
+        session.enable_condstore();
+    }
+    if let Some(sel) = account.selected.as_mut() {
+        if session.condstore() && !sel.condstore {
+            // From now on modseqs must be exact: read the folder before the command.
+            sel.enable_condstore();
+            updates(account, allow_expunge, &mut out);
+        }
+    }
     let done = match body {
         C::Noop | C::Check => Done::ok("done"),
+        C::Select { parameters, .. } | C::Examine { parameters, .. }
+            if parameters
+                .iter()
+                .any(|p| matches!(p, SelectParameter::QResync { .. })) =>
+        {
+            Done::bad("QRESYNC is not supported")
+        }
         C::Select { mailbox, .. } => {
             let d = select::select(account, &mailbox, false, &mut out);
-            session.select_done(account.selected.as_ref().map(|s| s.read_only));
+            select_done(session, account);
             d
         }
         C::Examine { mailbox, .. } => {
             let d = select::select(account, &mailbox, true, &mut out);
-            session.select_done(account.selected.as_ref().map(|s| s.read_only));
+            select_done(session, account);
             d
         }
         C::Close => {
@@ -121,22 +139,32 @@ pub fn run(
             sequence_set,
             macro_or_item_names,
             uid,
-            ..
-        } => fetch::fetch(account, &sequence_set, &macro_or_item_names, uid, &mut out),
+            modifiers,
+        } => fetch::fetch(
+            account,
+            &sequence_set,
+            &macro_or_item_names,
+            uid,
+            &modifiers,
+            &mut out,
+        ),
         C::Store {
             sequence_set,
             kind,
             response,
             flags,
             uid,
-            ..
+            modifiers,
         } => store::store(
             account,
-            &sequence_set,
-            kind,
-            response,
-            &flags,
-            uid,
+            &store::StoreCmd {
+                set: &sequence_set,
+                kind,
+                response,
+                flags: &flags,
+                uid,
+                modifiers: &modifiers,
+            },
             &mut out,
         ),
         C::Copy {
@@ -154,6 +182,13 @@ pub fn run(
             criteria,
             uid,
         } => {
+            // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 6.4.4).
+            let esearch = esearch.or_else(|| {
+                session.rev2().then_some(esearch::Return {
+                    all: true,
+                    ..esearch::Return::default()
+                })
+            });
             let ret = esearch.map(|r| (tag, r));
             let criteria = criteria.as_ref();
             search::search(account, charset.as_ref(), criteria, uid, ret, &mut out)
@@ -168,6 +203,61 @@ pub fn run(
     }
     session.write(&out);
     session.write(&reply::tagged(tag, done.status, &done.code, &done.text));
+}
+
+/// An extended LIST (LIST-EXTENDED, LIST-STATUS), with the same updates as any command.
+pub fn run_list_extended(
+    session: &mut Session,
+    account: &mut Account,
+    tag: &str,
+    l: &crate::imap::list_ext::ListExtended,
+) {
+    names::set_utf8(session.rev2());
+    let mut out = Vec::new();
+    if l.returns.status.as_ref().is_some_and(|items| {
+        items.contains(&crate::imap::imap_types::status::StatusDataItemName::HighestModSeq)
+    }) {
+        session.enable_condstore();
+    }
+    let done = list_ext::list_extended(account, l, &mut out);
+    updates(account, true, &mut out);
+    session.write(&out);
+    session.write(&reply::tagged(tag, done.status, &done.code, &done.text));
+}
+
+/// After SELECT/EXAMINE: the session's state, and CONDSTORE for the new mailbox when on.
+fn select_done(session: &mut Session, account: &mut Account) {
+    session.select_done(account.selected.as_ref().map(|s| s.read_only));
+    if let Some(sel) = account.selected.as_mut() {
+        // Freshly read: its modseqs are exact already.
+        sel.condstore = session.condstore();
+    }
+}
+
+/// Whether a command turns CONDSTORE on (RFC 7162 3.1: SELECT/EXAMINE (CONDSTORE), FETCH
+/// MODSEQ or CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS HIGHESTMODSEQ).
+fn enables_condstore(body: &CommandBody) -> bool {
+    use crate::imap::imap_types::fetch::{MacroOrMessageDataItemNames as M, MessageDataItemName};
+    use crate::imap::imap_types::status::StatusDataItemName;
+    use CommandBody as C;
+    match body {
+        C::Select { parameters, .. } | C::Examine { parameters, .. } => {
+            parameters.contains(&SelectParameter::CondStore)
+        }
+        C::Fetch {
+            modifiers,
+            macro_or_item_names,
+            ..
+        } => {
+            !modifiers.is_empty()
+                || matches!(macro_or_item_names, M::MessageDataItemNames(v)
+                    if v.contains(&MessageDataItemName::ModSeq))
+        }
+        C::Store { modifiers, .. } => !modifiers.is_empty(),
+        C::Search { criteria, .. } => criteria.as_ref().iter().any(search::uses_modseq),
+        C::Status { item_names, .. } => item_names.contains(&StatusDataItemName::HighestModSeq),
+        _ => false,
+    }
 }
 
 /// Untagged news from other sessions and deliveries for the still-selected mailbox.

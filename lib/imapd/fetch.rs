@@ -2,10 +2,12 @@
 //! `,W=` in the name, else counted), RFC822, RFC822.HEADER, RFC822.TEXT, ENVELOPE, BODY,
 //! BODYSTRUCTURE, BODY[section]<partial> and BODY.PEEK. A non-PEEK body fetch sets `\Seen`
 //! (unless read-only) and reports the new FLAGS. Message files are read only when an item
-//! needs the content; LF line ends become CRLF on the way out.
+//! needs the content; LF line ends become CRLF on the way out. CONDSTORE (RFC 7162): MODSEQ
+//! items, and the CHANGEDSINCE modifier (only messages with a higher modseq, MODSEQ implied).
 
 use std::os::unix::fs::MetadataExt;
 
+use crate::imap::imap_types::command::FetchModifier;
 use crate::imap::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName};
 use crate::imap::imap_types::sequence::SequenceSet;
 use crate::imap::reply::literal;
@@ -45,6 +47,7 @@ fn needs_content(item: &Item) -> bool {
         item,
         MessageDataItemName::Flags
             | MessageDataItemName::Uid
+            | MessageDataItemName::ModSeq
             | MessageDataItemName::InternalDate
             | MessageDataItemName::Rfc822Size
     )
@@ -65,6 +68,7 @@ pub fn fetch(
     set: &SequenceSet,
     names: &MacroOrMessageDataItemNames<'static>,
     uid: bool,
+    modifiers: &[FetchModifier],
     out: &mut Vec<u8>,
 ) -> Done {
     let user = account.user.clone();
@@ -74,7 +78,17 @@ pub fn fetch(
     if !uid && sel.seq_out_of_range(set) {
         return Done::bad("no such message");
     }
-    let items = items(names, uid);
+    let mut items = items(names, uid);
+    let mut since = None;
+    for m in modifiers {
+        match m {
+            FetchModifier::ChangedSince(n) => since = Some(n.get()),
+            FetchModifier::Vanished => return Done::bad("VANISHED needs QRESYNC"),
+        }
+    }
+    if since.is_some() && !items.contains(&MessageDataItemName::ModSeq) {
+        items.push(MessageDataItemName::ModSeq);
+    }
     if let Some(bad) = items.iter().find(|i| {
         matches!(
             i,
@@ -84,11 +98,35 @@ pub fn fetch(
         return Done::bad(&format!("{bad:?} not supported"));
     }
     let mut missing = false;
+    let mut marked = Vec::new();
     for i in sel.resolve(set, uid) {
+        if since.is_some_and(|n| sel.msgs[i].entry.modseq <= n) {
+            continue;
+        }
+        let unseen = !sel.msgs[i].has('S');
         match one(sel, i, &items) {
             Ok(Some(bytes)) => out.extend(bytes),
             Ok(None) => missing = true,
             Err(e) => return Done::storage(&user, &e),
+        }
+        if unseen && sel.msgs[i].has('S') {
+            marked.push(i);
+        }
+    }
+    if sel.condstore && !marked.is_empty() {
+        // The \Seen just set changed modseqs: one index update for all, then their values.
+        if let Err(e) = sel.take_modseqs(&marked) {
+            return Done::storage(&user, &e);
+        }
+        for i in marked {
+            let m = &sel.msgs[i];
+            let line = format!(
+                "{} FETCH (UID {} MODSEQ ({}))",
+                i + 1,
+                m.uid(),
+                m.entry.modseq
+            );
+            out.extend(crate::imap::reply::untagged(&line));
         }
     }
     if missing {
@@ -170,6 +208,7 @@ fn item_bytes(item: &Item, msg: &Msg, raw: &[u8], tree: &Part, mtime: i64) -> Op
     };
     let out = match item {
         N::Uid => format!("UID {}", msg.uid()).into_bytes(),
+        N::ModSeq => format!("MODSEQ ({})", msg.entry.modseq).into_bytes(),
         N::InternalDate => format!("INTERNALDATE \"{}\"", internal_date(mtime)).into_bytes(),
         N::Rfc822Size => {
             let size = name::vsize(&msg.entry.file_name).unwrap_or(raw.len() as u64);

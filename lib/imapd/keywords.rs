@@ -90,6 +90,25 @@ pub fn translate(letters: &str, from: &Keywords, to_dir: &Path) -> Result<String
         .collect())
 }
 
+/// How many keywords of messages with `letters_each` (named by `from`) the folder at
+/// `to_dir` lacks beyond what its 26 letters can hold (0: they all fit).
+pub fn overflow_in(letters_each: &[&str], from: &Keywords, to_dir: &Path) -> Result<usize> {
+    let mut wanted: Vec<&str> = letters_each
+        .iter()
+        .flat_map(|l| l.chars())
+        .filter_map(|c| from.name(c))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let to = Keywords::load(to_dir)?;
+    let have = to.names().count();
+    let missing = wanted.iter().filter(|n| to.letter(n).is_none()).count();
+    Ok((have + missing).saturating_sub(crate::maildir::imap_keywords::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

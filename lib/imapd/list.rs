@@ -41,7 +41,7 @@ pub fn list(
     for (name, attrs) in &boxes {
         if matches(full.as_bytes(), name.as_bytes()) {
             let mut line = format!("* {verb} ({attrs}) \".\" ").into_bytes();
-            reply::astring(&mut line, name.as_bytes());
+            names::put(&mut line, name);
             line.extend_from_slice(b"\r\n");
             out.extend(line);
         }
@@ -50,7 +50,10 @@ pub fn list(
 }
 
 /// Wire name → attributes of every mailbox (or subscribed name for LSUB).
-fn mailboxes(account: &Account, lsub: bool) -> crate::maildir::Result<BTreeMap<String, String>> {
+pub(super) fn mailboxes(
+    account: &Account,
+    lsub: bool,
+) -> crate::maildir::Result<BTreeMap<String, String>> {
     let folders = account.maildir.folders()?;
     let mut names: Vec<String> = folders.iter().map(|f| f.as_str().to_string()).collect();
     let mut out = BTreeMap::new();
@@ -59,7 +62,7 @@ fn mailboxes(account: &Account, lsub: bool) -> crate::maildir::Result<BTreeMap<S
             let wire = if n.eq_ignore_ascii_case("INBOX") {
                 "INBOX".to_string()
             } else {
-                crate::imap::utf7::encode(&n)
+                names::encode(&n)
             };
             out.insert(wire, String::new());
         }
@@ -90,13 +93,10 @@ fn mailboxes(account: &Account, lsub: bool) -> crate::maildir::Result<BTreeMap<S
         if let Some((_, a)) = SPECIAL_USE.iter().find(|(s, _)| s == n) {
             attrs.push(a);
         }
-        out.insert(crate::imap::utf7::encode(n), attrs.join(" "));
+        out.insert(names::encode(n), attrs.join(" "));
     }
     for n in implied.drain(..) {
-        out.insert(
-            crate::imap::utf7::encode(&n),
-            "\\Noselect \\HasChildren".to_string(),
-        );
+        out.insert(names::encode(&n), "\\Noselect \\HasChildren".to_string());
     }
     names.clear();
     Ok(out)

@@ -14,6 +14,9 @@
 //! EXAMINE moves nothing and shows new/ messages as recent.
 //! Expunges by others are only reported when the command allows it (RFC 3501 7.4.1: not
 //! during FETCH, STORE or SEARCH); until then the message stays in the view as a ghost.
+//! CONDSTORE: each message carries its modseq from the index; once CONDSTORE is on, others'
+//! flag changes are read through the index (so they get their modseqs) and reported with UID
+//! and MODSEQ, and this session's own changes take theirs with `take_modseqs`.
 //! Errors: `maildir::Error` (temporary).
 
 use std::collections::BTreeSet;
@@ -54,6 +57,11 @@ pub struct Selected {
     pub read_only: bool,
     pub uidvalidity: u32,
     pub next_uid: u32,
+    /// HIGHESTMODSEQ as of the last read of the folder (CONDSTORE).
+    pub highest_modseq: u64,
+    /// CONDSTORE is on for the session: flag changes by others are read from the index (with
+    /// their new modseqs) rather than taken from file names, and reported with MODSEQ.
+    pub condstore: bool,
     pub msgs: Vec<Msg>,
     /// The folder's keywords (`dovecot-keywords`), re-read on every refresh that re-syncs.
     pub keywords: Keywords,
@@ -94,7 +102,8 @@ pub fn flag_list(letters: &str, recent: bool, kw: &Keywords) -> String {
             out.push(name);
         }
     }
-    if recent {
+    // IMAP4rev2 has no \\Recent (RFC 9051 appendix E).
+    if recent && !super::names::rev2() {
         out.push("\\Recent");
     }
     out.extend(letters.chars().filter_map(|c| kw.name(c)));
@@ -120,6 +129,8 @@ impl Selected {
             read_only,
             uidvalidity: list.uidvalidity,
             next_uid: list.next_uid,
+            highest_modseq: list.highest_modseq,
+            condstore: false,
             msgs: Vec::with_capacity(list.entries.len()),
             watch,
             ghosts: false,
@@ -165,6 +176,31 @@ impl Selected {
         Ok(())
     }
 
+    /// Turns CONDSTORE on (RFC 7162 3.1: ENABLE, SELECT (CONDSTORE), or a first command
+    /// using modseqs): from now on the view is refreshed from the index, so modseqs are exact.
+    pub fn enable_condstore(&mut self) {
+        if !self.condstore {
+            self.condstore = true;
+            self.dirty = true;
+        }
+    }
+
+    /// After this session changed messages `changed` (indices): records the changes in the
+    /// index and takes their new modseqs into the view. Other sessions' changes stay for
+    /// `refresh` to report. CONDSTORE only (it costs a folder scan).
+    pub fn take_modseqs(&mut self, changed: &[usize]) -> Result<()> {
+        let list = UidList::sync(&self.dir)?;
+        for &i in changed {
+            let m = &mut self.msgs[i];
+            if let Some(e) = list.get(m.uid()) {
+                if e.file_name == m.entry.file_name {
+                    m.entry.modseq = e.modseq;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn exists(&self) -> usize {
         self.msgs.len()
     }
@@ -180,7 +216,7 @@ impl Selected {
         let mut out = Vec::new();
         match self.watch.changes() {
             Changes::None => {}
-            Changes::Renamed(names) if !self.dirty => {
+            Changes::Renamed(names) if !self.dirty && !self.condstore => {
                 self.dirty = !self.apply_renames(&names, &mut out);
             }
             Changes::Renamed(_) | Changes::Unknown => self.dirty = true,
@@ -228,6 +264,7 @@ impl Selected {
     fn resync(&mut self, allow_expunge: bool) -> Result<Vec<u8>> {
         let list = UidList::sync(&self.dir)?;
         self.next_uid = list.next_uid;
+        self.highest_modseq = list.highest_modseq;
         let mut out = Vec::new();
         let keywords = Keywords::load(&self.dir)?;
         if keywords != self.keywords {
@@ -243,11 +280,21 @@ impl Selected {
             match on_disk.next_if(|e| e.uid == m.uid()) {
                 None => gone.push(i),
                 Some(e) => {
-                    let changed = e.flags != m.entry.flags;
+                    let changed =
+                        e.flags != m.entry.flags || (self.condstore && e.modseq != m.entry.modseq);
                     m.entry = e;
                     if changed {
-                        let line =
-                            format!("{} FETCH (FLAGS ({}))", i + 1, m.flag_list(&self.keywords));
+                        let flags = m.flag_list(&self.keywords);
+                        let line = if self.condstore {
+                            format!(
+                                "{} FETCH (UID {} FLAGS ({flags}) MODSEQ ({}))",
+                                i + 1,
+                                m.uid(),
+                                m.entry.modseq
+                            )
+                        } else {
+                            format!("{} FETCH (FLAGS ({flags}))", i + 1)
+                        };
                         out.extend(crate::imap::reply::untagged(&line));
                     }
                 }
@@ -277,10 +324,12 @@ impl Selected {
                 "{} EXISTS",
                 self.exists()
             )));
-            out.extend(crate::imap::reply::untagged(&format!(
-                "{} RECENT",
-                self.recent()
-            )));
+            if !super::names::rev2() {
+                out.extend(crate::imap::reply::untagged(&format!(
+                    "{} RECENT",
+                    self.recent()
+                )));
+            }
         }
         Ok(out)
     }

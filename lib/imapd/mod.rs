@@ -24,6 +24,7 @@ mod fetch;
 mod idle;
 mod keywords;
 mod list;
+mod list_ext;
 mod mailbox;
 mod names;
 mod quota;
@@ -32,6 +33,8 @@ mod section;
 mod select;
 mod store;
 mod structure;
+#[cfg(test)]
+mod transcripts;
 
 use std::time::Duration;
 
@@ -151,6 +154,15 @@ impl Driver<'_> {
                 Event::StartTls => self.starttls()?,
                 Event::Command { tag, body, esearch } => match self.account.as_mut() {
                     Some(account) => commands::run(&mut self.session, account, &tag, body, esearch),
+                    None => {
+                        self.session
+                            .write(&reply::tagged(&tag, Status::Bad, "", "log in first"))
+                    }
+                },
+                Event::ListExtended { tag, list } => match self.account.as_mut() {
+                    Some(account) => {
+                        commands::run_list_extended(&mut self.session, account, &tag, &list)
+                    }
                     None => {
                         self.session
                             .write(&reply::tagged(&tag, Status::Bad, "", "log in first"))

@@ -1,10 +1,13 @@
 //! SEARCH and UID SEARCH over the selected mailbox, with RFC 3501's criteria: flags (SEEN,
 //! ANSWERED, … NEW, OLD, RECENT), sequence and UID sets, sizes, internal dates (BEFORE, ON,
-//! SINCE: the file's mtime, UTC days), sent dates (the Date: header), header fields (FROM, TO,
+//! SINCE: the file's mtime, UTC days), sent dates (SENTBEFORE/SENTON/SENTSINCE: the Date:
+//! header's own calendar date, whatever its zone, as RFC 3501 asks), header fields (FROM, TO,
 //! CC, BCC, SUBJECT, HEADER) matched against both raw and decoded values, BODY and TEXT
 //! matched against decoded text parts (mail-parser) and the raw body, KEYWORD/UNKEYWORD
 //! (the folder's `dovecot-keywords` letters), NOT, OR and lists. With ESEARCH `RETURN`
-//! options the answer is `* ESEARCH` (RFC 4731) instead of `* SEARCH`.
+//! options the answer is `* ESEARCH` (RFC 4731) instead of `* SEARCH`. CONDSTORE (RFC 7162):
+//! MODSEQ n matches messages whose modseq is at least n, and then the answer carries the
+//! highest modseq of the hits (`* SEARCH 2 5 (MODSEQ 9)`, `MODSEQ 9` in ESEARCH).
 //! Matching is a case-insensitive substring test. Charset: UTF-8 or US-ASCII.
 //! A message's file is read only when a criterion needs its content.
 
@@ -54,8 +57,14 @@ pub fn search(
             hits.push(n);
         }
     }
+    // RFC 7162 3.1.5: with MODSEQ in the criteria, the highest modseq of the hits.
+    let modseq = if criteria.iter().any(uses_modseq) {
+        hits_modseq(sel, &hits, uid)
+    } else {
+        None
+    };
     if let Some((tag, ret)) = esearch {
-        out.extend(esearch::response(tag, uid, ret, &hits));
+        out.extend(esearch::response(tag, uid, ret, &hits, modseq));
         return Done::ok("SEARCH completed");
     }
     let mut line = String::from("* SEARCH");
@@ -63,9 +72,38 @@ pub fn search(
         line.push(' ');
         line.push_str(&h.to_string());
     }
+    if let Some(m) = modseq {
+        line.push_str(&format!(" (MODSEQ {m})"));
+    }
     line.push_str("\r\n");
     out.extend(line.into_bytes());
     Done::ok("SEARCH completed")
+}
+
+/// Whether a criterion (or one nested in it) is MODSEQ.
+pub fn uses_modseq(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::ModSequence { .. } => true,
+        K::And(keys) => keys.as_ref().iter().any(uses_modseq),
+        K::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        K::Not(k) => uses_modseq(k),
+        _ => false,
+    }
+}
+
+/// The highest modseq among the hits (sequence numbers or UIDs); `None` without hits.
+fn hits_modseq(sel: &Selected, hits: &[u32], uid: bool) -> Option<u64> {
+    hits.iter()
+        .filter_map(|&h| {
+            let i = if uid {
+                sel.msgs.binary_search_by_key(&h, Msg::uid).ok()?
+            } else {
+                (h as usize).checked_sub(1)?
+            };
+            sel.msgs.get(i).map(|m| m.entry.modseq)
+        })
+        .max()
 }
 
 /// One message with its content read on first need.
@@ -288,6 +326,9 @@ fn matches(m: &mut Lazy, key: &SearchKey) -> bool {
             let header = String::from_utf8_lossy(&m.header()).to_lowercase();
             header.contains(&want) || body_has(m, &want)
         }
+        // Per-flag entry names (`"/flags/\\seen" all`) are accepted and ignored: one
+        // modseq per message serves them all (RFC 7162 3.1.5 allows that).
+        K::ModSequence { modseq, .. } => m.msg().entry.modseq >= *modseq,
     }
 }
 
@@ -305,8 +346,29 @@ fn body_has(m: &mut Lazy, want: &str) -> bool {
     String::from_utf8_lossy(body).to_lowercase().contains(want)
 }
 
+/// The Date: header's own calendar day (its zone ignored, RFC 3501 6.4.4), as days since
+/// 1970-01-01.
 fn sent_day(m: &mut Lazy) -> Option<i64> {
     let header = m.header();
     let parsed = mail_parser::MessageParser::default().parse_headers(&header)?;
-    Some(parsed.date()?.to_timestamp().div_euclid(86_400))
+    let d = parsed.date()?;
+    if !(1..=12).contains(&d.month) || !(1..=31).contains(&d.day) {
+        return None;
+    }
+    Some(days_from_civil(
+        i64::from(d.year),
+        i64::from(d.month),
+        i64::from(d.day),
+    ))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }

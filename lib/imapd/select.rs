@@ -1,5 +1,8 @@
 //! Opening and closing mailboxes: SELECT, EXAMINE, CLOSE, UNSELECT, STATUS, and EXPUNGE
 //! (with UID EXPUNGE from UIDPLUS). Messages are removed only through `maildir::store`.
+//! SELECT/EXAMINE always report HIGHESTMODSEQ (CONDSTORE); after ENABLE IMAP4rev2 they send
+//! the mailbox's LIST response instead of RECENT and UNSEEN, and `[CLOSED]` when leaving
+//! another mailbox (RFC 9051 6.3.2).
 
 use crate::imap::imap_types::mailbox::Mailbox;
 use crate::imap::imap_types::sequence::SequenceSet;
@@ -24,7 +27,14 @@ pub fn select(
     read_only: bool,
     out: &mut Vec<u8>,
 ) -> Done {
-    account.selected = None;
+    // RFC 9051 6.3.2: a rev2 client is told that the previous mailbox was left.
+    if account.selected.take().is_some() && names::rev2() {
+        out.extend(reply::untagged_status(
+            Status::Ok,
+            "CLOSED",
+            "previous mailbox closed",
+        ));
+    }
     let folder = match names::parse(mailbox) {
         Ok(f) => f,
         Err(e) => return Done::no(&e),
@@ -38,8 +48,17 @@ pub fn select(
     };
     super::keywords::announce(&sel.keywords, read_only, out);
     out.extend(reply::untagged(&format!("{} EXISTS", sel.exists())));
-    out.extend(reply::untagged(&format!("{} RECENT", sel.recent())));
-    if let Some(i) = sel.msgs.iter().position(|m| !m.has('S')) {
+    if names::rev2() {
+        // RFC 9051 6.3.2: the mailbox's LIST response instead of RECENT and UNSEEN.
+        let mut line = b"* LIST () \".\" ".to_vec();
+        names::put(&mut line, &names::wire(sel.folder.as_ref()));
+        line.extend_from_slice(b"\r\n");
+        out.extend(line);
+    } else {
+        out.extend(reply::untagged(&format!("{} RECENT", sel.recent())));
+    }
+    let first_unseen = sel.msgs.iter().position(|m| !m.has('S'));
+    if let Some(i) = first_unseen.filter(|_| !names::rev2()) {
         out.extend(reply::untagged_status(
             Status::Ok,
             &format!("UNSEEN {}", i + 1),
@@ -55,6 +74,12 @@ pub fn select(
         Status::Ok,
         &format!("UIDNEXT {}", sel.next_uid),
         "predicted next UID",
+    ));
+    // RFC 7162 3.1.2.1: with persistent modseqs, on every SELECT/EXAMINE.
+    out.extend(reply::untagged_status(
+        Status::Ok,
+        &format!("HIGHESTMODSEQ {}", sel.highest_modseq),
+        "highest",
     ));
     account.selected = Some(sel);
     if read_only {
@@ -113,10 +138,20 @@ pub fn status(
         Ok(f) => f,
         Err(e) => return Done::no(&e),
     };
-    if !exists(account, folder.as_ref()) {
+    status_of(account, folder.as_ref(), items, out)
+}
+
+/// STATUS of a folder already parsed (also used by LIST-STATUS).
+pub fn status_of(
+    account: &mut Account,
+    folder: Option<&FolderName>,
+    items: &[StatusDataItemName],
+    out: &mut Vec<u8>,
+) -> Done {
+    if !exists(account, folder) {
         return Done::new(Status::No, "NONEXISTENT", "no such mailbox");
     }
-    let list = match UidList::sync(&account.maildir.folder_path(folder.as_ref())) {
+    let list = match UidList::sync(&account.maildir.folder_path(folder)) {
         Ok(l) => l,
         Err(e) => return Done::storage(&account.user, &e),
     };
@@ -138,11 +173,12 @@ pub fn status(
                 .filter(|e| e.flags.contains('T'))
                 .map(|e| e.size)
                 .sum(),
+            StatusDataItemName::HighestModSeq => list.highest_modseq,
         };
         parts.push(format!("{} {value}", item_name(item)));
     }
     let mut line = b"* STATUS ".to_vec();
-    reply::astring(&mut line, names::wire(folder.as_ref()).as_bytes());
+    names::put(&mut line, &names::wire(folder));
     line.extend(format!(" ({})\r\n", parts.join(" ")).as_bytes());
     out.extend(line);
     Done::ok("STATUS completed")
@@ -157,5 +193,6 @@ fn item_name(item: &StatusDataItemName) -> &'static str {
         StatusDataItemName::Unseen => "UNSEEN",
         StatusDataItemName::Deleted => "DELETED",
         StatusDataItemName::DeletedStorage => "DELETED-STORAGE",
+        StatusDataItemName::HighestModSeq => "HIGHESTMODSEQ",
     }
 }

@@ -4,10 +4,17 @@
 //! and COPY/MOVE into another folder with UIDPLUS COPYUID. Copies go through
 //! `Maildir::deliver` (tmp → fsync → new/, quota checked) and keep their flags and keywords
 //! (re-lettered for the destination); MOVE deletes the originals only after every copy is
-//! safe. A new keyword when the folder has 26 is `NO [LIMIT]`.
+//! safe. A new keyword when the folder has 26 is `NO [LIMIT]`, on STORE as on COPY/MOVE
+//! (checked before anything is copied, so no keyword is ever dropped).
+//! A message copied or moved into Junk is learned as spam by `bayes`, one moved out of Junk
+//! (except into Trash) as ham; a learning failure is only logged.
+//! CONDSTORE (RFC 7162 3.1.3): STORE (UNCHANGEDSINCE n) leaves messages whose modseq is above
+//! n alone and names them in `OK [MODIFIED set]`; with CONDSTORE on, the FETCH responses carry
+//! the new MODSEQ (also after .SILENT).
 
 use std::io::Read;
 
+use crate::imap::imap_types::command::StoreModifier;
 use crate::imap::imap_types::flag::{Flag, StoreResponse, StoreType};
 use crate::imap::imap_types::mailbox::Mailbox;
 use crate::imap::imap_types::sequence::SequenceSet;
@@ -25,15 +32,25 @@ fn is_imap_letter(c: char) -> bool {
     IMAP_LETTERS.contains(c) || c.is_ascii_lowercase()
 }
 
-pub fn store(
-    account: &mut Account,
-    set: &SequenceSet,
-    kind: StoreType,
-    response: StoreResponse,
-    flags: &[Flag<'static>],
-    uid: bool,
-    out: &mut Vec<u8>,
-) -> Done {
+/// A STORE command's arguments.
+pub struct StoreCmd<'a> {
+    pub set: &'a SequenceSet,
+    pub kind: StoreType,
+    pub response: StoreResponse,
+    pub flags: &'a [Flag<'static>],
+    pub uid: bool,
+    pub modifiers: &'a [StoreModifier],
+}
+
+pub fn store(account: &mut Account, cmd: &StoreCmd, out: &mut Vec<u8>) -> Done {
+    let StoreCmd {
+        set,
+        kind,
+        response,
+        flags,
+        uid,
+        modifiers,
+    } = *cmd;
     let user = account.user.clone();
     let Some(sel) = account.selected.as_mut() else {
         return Done::bad("no mailbox selected");
@@ -43,6 +60,19 @@ pub fn store(
     }
     if !uid && sel.seq_out_of_range(set) {
         return Done::bad("no such message");
+    }
+    let unchanged_since = modifiers
+        .iter()
+        .map(|m| match m {
+            StoreModifier::UnchangedSince(n) => *n,
+        })
+        .next();
+    if unchanged_since.is_some() {
+        // The test needs today's modseqs: take others' changes first (reported as usual).
+        match sel.refresh(false) {
+            Ok(news) => out.extend(news),
+            Err(e) => return Done::storage(&user, &e),
+        }
     }
     if kind != StoreType::Remove {
         match keywords::define(&sel.dir, &mut sel.keywords, flags) {
@@ -55,7 +85,12 @@ pub fn store(
         }
     }
     let given = keywords::letters(flags, &sel.keywords);
+    let (mut done, mut changed, mut modified) = (Vec::new(), Vec::new(), Vec::new());
     for i in sel.resolve(set, uid) {
+        if unchanged_since.is_some_and(|n| sel.msgs[i].entry.modseq > n) {
+            modified.push(if uid { sel.msgs[i].uid() } else { i as u32 + 1 });
+            continue;
+        }
         let old = sel.msgs[i].entry.flags.clone();
         let new: String = match kind {
             StoreType::Replace => old
@@ -70,21 +105,43 @@ pub fn store(
             if let Err(e) = sel.set_flags(i, &new) {
                 return Done::storage(&user, &e);
             }
+            changed.push(i);
+        }
+        done.push(i);
+    }
+    if sel.condstore && !changed.is_empty() {
+        if let Err(e) = sel.take_modseqs(&changed) {
+            return Done::storage(&user, &e);
+        }
+    }
+    for i in done {
+        let m = &sel.msgs[i];
+        let mut items = Vec::new();
+        if uid {
+            items.push(format!("UID {}", m.uid()));
         }
         if response == StoreResponse::Answer {
-            let m = &sel.msgs[i];
-            let uid_part = if uid {
-                format!("UID {} ", m.uid())
-            } else {
-                String::new()
-            };
-            let line = format!(
-                "{} FETCH ({uid_part}FLAGS ({}))",
-                i + 1,
-                m.flag_list(&sel.keywords)
-            );
-            out.extend(reply::untagged(&line));
+            items.push(format!("FLAGS ({})", m.flag_list(&sel.keywords)));
         }
+        let silent_news = sel.condstore && changed.binary_search(&i).is_ok();
+        if sel.condstore && (response == StoreResponse::Answer || silent_news) {
+            items.push(format!("MODSEQ ({})", m.entry.modseq));
+        }
+        if response == StoreResponse::Answer || silent_news {
+            out.extend(reply::untagged(&format!(
+                "{} FETCH ({})",
+                i + 1,
+                items.join(" ")
+            )));
+        }
+    }
+    if !modified.is_empty() {
+        let set = crate::imap::esearch::compress(&modified);
+        return Done::new(
+            Status::Ok,
+            &format!("MODIFIED {set}"),
+            "conditional STORE failed",
+        );
     }
     Done::ok("STORE completed")
 }
@@ -125,6 +182,24 @@ pub fn copy(
     if picked.is_empty() {
         return Done::ok("nothing to do");
     }
+    // Keywords are never dropped on the way: refuse up front when the target has no room.
+    let dest_dir = account.maildir.folder_path(dest.as_ref());
+    let letters: Vec<&str> = picked
+        .iter()
+        .map(|&i| sel.msgs[i].entry.flags.as_str())
+        .collect();
+    match keywords::overflow_in(&letters, &sel.keywords, &dest_dir) {
+        Ok(0) => {}
+        Ok(n) => {
+            return Done::new(
+                Status::No,
+                "LIMIT",
+                &format!("target mailbox has no room for {n} more keywords (26 at most)"),
+            )
+        }
+        Err(e) => return Done::storage(&account.user, &e),
+    }
+    let learn = bayes_verdict(sel.folder.as_ref(), dest.as_ref());
     // Copy everything first; only then may originals go.
     let mut copied: Vec<(u32, String)> = Vec::new();
     for &i in &picked {
@@ -147,7 +222,11 @@ pub fn copy(
             Ok(d) => d,
             Err(e) => return Done::storage(&account.user, &e),
         };
-        let dest_dir = account.maildir.folder_path(dest.as_ref());
+        if let Some(spam) = learn {
+            if let Err(e) = crate::bayes::learn(account.maildir.root(), &data, spam) {
+                crate::mlog!("warning: user={} bayes learning failed: {e}", account.user);
+            }
+        }
         let flags: String = entry
             .flags
             .chars()
@@ -185,6 +264,21 @@ pub fn copy(
     Done::ok("MOVE completed")
 }
 
+/// The user's verdict a COPY/MOVE carries for the Bayes filter: into Junk is spam, out of
+/// Junk into any folder but Trash is ham (deleting spam says nothing); else none.
+fn bayes_verdict(
+    from: Option<&crate::maildir::FolderName>,
+    to: Option<&crate::maildir::FolderName>,
+) -> Option<bool> {
+    let is =
+        |f: Option<&crate::maildir::FolderName>, name: &str| f.is_some_and(|f| f.as_str() == name);
+    match (is(from, "Junk"), is(to, "Junk")) {
+        (false, true) => Some(true),
+        (true, false) if !is(to, "Trash") => Some(false),
+        _ => None,
+    }
+}
+
 /// A `UidEntry` for a file just delivered into new/ (before it has a UID).
 pub fn new_entry(file_name: &str, size: u64) -> UidEntry {
     UidEntry {
@@ -194,6 +288,7 @@ pub fn new_entry(file_name: &str, size: u64) -> UidEntry {
         in_new: true,
         flags: String::new(),
         size,
+        modseq: 0,
     }
 }
 

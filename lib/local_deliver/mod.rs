@@ -9,6 +9,9 @@
 //! - `-f SENDER` adds `Return-Path: <SENDER>` (empty: `<>`); `-m FOLDER` picks a Maildir++
 //!   folder (`Junk` or `.Junk`, created as needed; an invalid name falls back to the INBOX with
 //!   a log line); `--quota SIZE` overrides the Maildir++ quota (`1G`, or `1073741824S,1000C`).
+//! - Junk: without `-m`, a message whose top block from our spam-scan (`X-Spam-Scan: <our
+//!   hostname>; …` then `X-Spam-Status: Yes, …`) says spam goes into `.Junk`, unless the
+//!   admin released it from quarantine (`verdict=released`).
 //! - Environment: `QUEUE_ID` (read once by the caller of `run`) prefixes every log line.
 //! - Exit: 0 delivered; 75 temporary (I/O, over quota, config or users file unreadable);
 //!   77 unknown user or mail loop; 64 bad arguments; 65 empty input. Every failure writes one
@@ -206,7 +209,7 @@ fn deliver_with(
     check_address_syntax(opts)?;
     let root = mailbox_root(cfg, opts, users)?;
     let policy = quota_policy(cfg, opts)?;
-    let folder = pick_folder(opts.folder.as_deref(), prefix);
+    let mut folder = pick_folder(opts.folder.as_deref(), prefix);
 
     let raw: Cow<'_, [u8]> = match input {
         Input::Bytes(b) => Cow::Borrowed(b),
@@ -220,6 +223,9 @@ fn deliver_with(
     };
     if raw.is_empty() {
         return Err(Failure::new(Exit::DataErr, "5.6.0", "empty message"));
+    }
+    if opts.folder.is_none() && is_junk(cfg, &raw) {
+        folder = FolderName::parse_mailbox(JUNK).ok().flatten();
     }
     let body = message::normalize(&raw);
     if let Some(a) = &opts.address {
@@ -239,6 +245,18 @@ fn deliver_with(
         file: done.name,
         warning: done.warning,
     })
+}
+
+/// The folder spam-scan's junk verdict files into (Maildir++ `.Junk`).
+pub const JUNK: &str = "Junk";
+
+/// True when the message starts with our spam-scan's block (naming our hostname) and it
+/// says spam. Only that block counts: spam-scan removes incoming `X-Spam-*` copies and puts
+/// its own first, so a sender cannot choose the folder. No config: never junk.
+fn is_junk(cfg: Option<&Config>, raw: &[u8]) -> bool {
+    let Some(cfg) = cfg else { return false };
+    crate::spam_scan::read_ours(raw, &cfg.hostname)
+        .is_some_and(|o| o.spam && o.verdict != crate::spam_scan::Verdict::Released)
 }
 
 /// Refuses addresses that would forge header lines or log fields.

@@ -219,3 +219,35 @@ fn failure_line_reads_back() {
     assert!(parse_failure("thread panicked (at lib.rs)", None).is_none());
     assert!(parse_failure("", None).is_none());
 }
+
+#[test]
+fn our_spam_verdict_files_into_junk_and_forgeries_do_not() {
+    let t = tempfile::tempdir().unwrap();
+    let c = cfg(t.path(), "");
+    let opts = to_maildir(t.path());
+    let block = "X-Spam-Scan: mx.example.test; parts=1; verdict=junk\r\nX-Spam-Score: 10.0\r\n\
+                 X-Spam-Status: Yes, score=10.0 required=5.0 tests=GTUBE\r\n";
+    let junk = [block.as_bytes(), MSG].concat();
+    let r = deliver(Ok(c.clone()), &opts, &mut Cursor::new(&junk), "").unwrap();
+    assert_eq!(r.folder, "Junk");
+    assert_eq!(new_files(&t.path().join("md/.Junk")).len(), 1);
+    let other_host =
+        String::from_utf8(junk.clone())
+            .unwrap()
+            .replacen("mx.example.test", "evil.test", 1);
+    let r = deliver(
+        Ok(c.clone()),
+        &opts,
+        &mut Cursor::new(other_host.as_bytes()),
+        "",
+    )
+    .unwrap();
+    assert_eq!(r.folder, "INBOX", "another host's verdict is not ours");
+    let below = [b"Received: x\r\n".as_slice(), &junk].concat();
+    let r = deliver(Ok(c.clone()), &opts, &mut Cursor::new(&below), "").unwrap();
+    assert_eq!(r.folder, "INBOX", "only a block at the top counts");
+    let mut explicit = to_maildir(t.path());
+    explicit.folder = Some("Work".into());
+    let r = deliver(Ok(c), &explicit, &mut Cursor::new(&junk), "").unwrap();
+    assert_eq!(r.folder, "Work", "-m wins");
+}

@@ -5,6 +5,7 @@
 //!
 //! A folder is deleted by first renaming it to a name no `FolderName` can have
 //! (`..deleted-<pid>-<name>`), so readers never see it half-deleted, then removing that tree.
+//! The deleted folder's messages are taken off the Maildir++ `maildirsize` usage.
 //! Renames are `rename(2)` on directories and fsynced. The subscription file is replaced
 //! atomically (tmp, fsync, rename). Never touches the INBOX (the root itself).
 //! Errors: `maildir::Error::Io` (temporary).
@@ -28,7 +29,34 @@ pub fn delete_folder(md: &Maildir, folder: &FolderName) -> Result<()> {
     ));
     fs::rename(&dir, &grave).map_err(Error::io("rename", &dir))?;
     sync_dir(md.root())?;
-    fs::remove_dir_all(&grave).map_err(Error::io("remove", &grave))
+    let (bytes, count) = usage(&grave);
+    fs::remove_dir_all(&grave).map_err(Error::io("remove", &grave))?;
+    // Keeps QUOTA right; a failure costs accuracy only (the next recount repairs it).
+    let _ = super::quota::record_removed(md.root(), bytes, count);
+    Ok(())
+}
+
+/// Bytes and messages in a folder's new/ and cur/ (sizes from `,S=` when present).
+fn usage(folder_dir: &std::path::Path) -> (u64, u64) {
+    let (mut bytes, mut count) = (0, 0);
+    for sub in ["new", "cur"] {
+        let Ok(rd) = fs::read_dir(folder_dir.join(sub)) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let size = super::name::size(&name)
+                .or_else(|| entry.metadata().ok().map(|m| m.len()))
+                .unwrap_or(0);
+            bytes += size;
+            count += 1;
+        }
+    }
+    (bytes, count)
 }
 
 /// Renames `from` to `to`, with every `from.*` subfolder to the matching `to.*`.

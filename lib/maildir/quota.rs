@@ -219,6 +219,26 @@ pub fn record(root: &Path, bytes: u64, messages: i64) -> Result<()> {
     }
 }
 
+/// Appends the delta for `messages` messages of `bytes` in all that were removed (a deleted
+/// folder), like `record`: one O_APPEND write, nothing when there is no `maildirsize`.
+pub fn record_removed(root: &Path, bytes: u64, messages: u64) -> Result<()> {
+    if messages == 0 {
+        return Ok(());
+    }
+    let path = root.join(FILE);
+    let mut file = match OpenOptions::new().append(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("open", &path)(e)),
+    };
+    let line = format!("-{bytes} -{messages}\n");
+    match file.write(line.as_bytes()) {
+        Ok(n) if n == line.len() => Ok(()),
+        Ok(_) => Err(Error::io("append", &path)(ErrorKind::WriteZero.into())),
+        Err(e) => Err(Error::io("append", &path)(e)),
+    }
+}
+
 /// Sums cur/ and new/ of the INBOX and every folder, and writes a fresh `maildirsize`
 /// (tmp file, fsync, rename over). Returns the usage counted.
 pub fn recount(root: &Path, limit: &Limit) -> Result<Usage> {

@@ -1,37 +1,46 @@
-//! The per-folder UID index `mailserver-uidlist`: IMAP UIDs and UIDVALIDITY, and the POP3 UIDL
-//! derived from them, shared by imapd and pop3d.
+//! The per-folder UID index `mailserver-uidlist`: IMAP UIDs and UIDVALIDITY, CONDSTORE
+//! modification sequences (RFC 7162), and the POP3 UIDL derived from the UIDs, shared by
+//! imapd and pop3d.
 //!
 //! The file sits in the folder directory (the Maildir root for the INBOX, `.Name/` for a
-//! folder). Line 1 is `1 V<uidvalidity> N<nextuid>`, then one `<uid> <base>` per message in UID
-//! order, where `<base>` is the file name without its `:2,flags` info part (stable across flag
-//! changes and the new/ → cur/ move). Other Maildir tools ignore the file. `sync` is the only
-//! writer: it writes under an exclusive `flock` on `<FILE>.lock`, so concurrent sessions never
-//! hand out one UID twice, and replaces the file atomically (tmp, fsync, rename, fsync dir).
-//! A sync that finds nothing to change (the usual SELECT) takes no lock at all, so sessions
-//! opening one folder do not queue behind each other.
+//! folder); its format is in `imap_uidfile.rs`. Each message is recorded with its UID, its
+//! modseq, and its current file name (the base name before `:2,` is stable across flag
+//! changes and the new/ → cur/ move, and identifies the message). Other Maildir tools ignore
+//! the file. Writers hold an exclusive `flock` on `<FILE>.lock`, so concurrent sessions never
+//! hand out one UID twice, and replace the file atomically (tmp, fsync, rename, fsync dir).
+//!
+//! Modseqs: a message's modseq is raised (to a new HIGHESTMODSEQ) when it arrives and when a
+//! sync finds its flags differ from the recorded name (whoever renamed it: imapd, pop3d,
+//! mblaze); an expunge raises HIGHESTMODSEQ too. Flag changes are thus noticed by the next
+//! sync after them, not at the rename itself.
+//!
+//! Speed: a sync whose recorded new/ and cur/ mtimes still match (and are old enough to be
+//! trusted, see `Stamps::trusted`) reads only the index: no directory scan, no lock. Otherwise
+//! the folder is scanned without the lock, and the lock is taken only when something must be
+//! written (then the index is re-read and, if another process wrote it meanwhile, the folder
+//! re-scanned under the lock).
 //!
 //! A missing index starts from Dovecot's `dovecot-uidlist` (v3) when present, keeping its
 //! UIDVALIDITY and UIDs, so clients migrating from Dovecot see no change. A corrupt index is
-//! rebuilt with a new UIDVALIDITY (clients then refetch, as the IMAP RFC intends).
+//! rebuilt with a new UIDVALIDITY (clients then refetch, as the IMAP RFC intends). An index in
+//! the older format 1 keeps its UIDs and is upgraded on the next write.
 //!
 //! Does not rename, delete or read message files (see `store`). Errors: `maildir::Error::Io`
 //! (temporary).
 
 use super::error::{Error, Result};
 use super::name;
-use nix::fcntl::{Flock, FlockArg};
-use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::collections::HashSet;
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The index file name in a folder directory.
-pub const FILE: &str = "mailserver-uidlist";
-/// Dovecot's index, imported when ours is missing.
-const DOVECOT_FILE: &str = "dovecot-uidlist";
+#[path = "imap_uidfile.rs"]
+mod file;
+
+pub use file::FILE;
+use file::{Index, IxEntry, Loaded, Stamps};
 
 /// One message with its UID.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +55,8 @@ pub struct UidEntry {
     pub flags: String,
     /// Message size: from `,S=` in the name when present, else file metadata.
     pub size: u64,
+    /// CONDSTORE modification sequence (RFC 7162): raised on arrival and on flag changes.
+    pub modseq: u64,
 }
 
 /// The messages of one folder by UID, with the folder's UIDVALIDITY and next UID.
@@ -53,24 +64,11 @@ pub struct UidEntry {
 pub struct UidList {
     pub uidvalidity: u32,
     pub next_uid: u32,
+    /// HIGHESTMODSEQ: at least every entry's modseq; raised by arrivals, flag changes and
+    /// expunges.
+    pub highest_modseq: u64,
     /// Sorted by uid.
     pub entries: Vec<UidEntry>,
-}
-
-/// The index as read from disk: validity, next uid, and (uid, base) in UID order, the bases
-/// borrowed from the file's text.
-#[derive(Debug, Default)]
-struct Index<'a> {
-    uidvalidity: u32,
-    next_uid: u32,
-    uids: Vec<(u32, &'a str)>,
-}
-
-/// What reading the index found.
-enum Loaded<'a> {
-    Ok(Index<'a>),
-    /// Unparseable; carries the old UIDVALIDITY if the header was readable.
-    Corrupt(Option<u32>),
 }
 
 /// Index entries matched against the scanned files.
@@ -81,31 +79,45 @@ struct Merged {
     fresh: Vec<ScannedFile>,
     /// Some index entry has no file any more.
     vanished: bool,
+    /// Some recorded name, location or size differs from the file's (or the index is old).
+    changed: bool,
+    /// HIGHESTMODSEQ after the flag changes found (fresh files not yet counted).
+    highest: u64,
 }
 
 impl UidList {
-    /// Lists new/ and cur/ of `folder_dir`, reads the index, gives files without a UID the next
-    /// UIDs (in delivery order: the name's leading seconds/microseconds, then name), drops
-    /// entries whose files are gone, and writes the index back atomically only when it changed.
+    /// The folder's messages with UIDs: files without a UID get the next UIDs (in delivery
+    /// order: the name's leading seconds/microseconds, then name), entries whose files are
+    /// gone are dropped, and the index is written back atomically when anything changed.
     ///
-    /// When nothing changed (the usual SELECT) no lock is taken: the index is replaced only by
-    /// rename, so reading it unlocked sees a whole version. Any change is made under an
-    /// exclusive flock on `<FILE>.lock`, after reading and scanning again under it.
+    /// Reading is unlocked (the index is replaced only by rename, so a read sees a whole
+    /// version); the folder is not even scanned when its directories' mtimes are the recorded
+    /// ones. Changes are written under an exclusive flock on `<FILE>.lock`, after reading
+    /// (and, if the index changed meanwhile, scanning) again under it.
     pub fn sync(folder_dir: &Path) -> Result<UidList> {
-        let text = load(&folder_dir.join(FILE))?;
+        let text = file::load(&folder_dir.join(FILE))?;
         let mut seen = None;
-        if let Some(Loaded::Ok(ix)) = text.as_deref().map(parse) {
+        if let Some(Loaded::Ok(ix)) = text.as_deref().map(file::parse) {
+            if ix.full {
+                if let (Some(old), Some(now)) = (ix.stamps, Stamps::take(folder_dir)) {
+                    if old.trusted() && old.same_dirs(&now) {
+                        return Ok(from_index(&ix));
+                    }
+                }
+            }
+            let stamps = Stamps::take(folder_dir);
             let m = merge(&ix, scan(folder_dir)?);
-            if m.fresh.is_empty() && !m.vanished {
+            if !m.vanished && m.fresh.is_empty() && !m.changed && !improves(&ix, stamps) {
                 return Ok(UidList {
                     uidvalidity: ix.uidvalidity,
                     next_uid: ix.next_uid,
+                    highest_modseq: m.highest,
                     entries: m.entries,
                 });
             }
-            seen = Some(m);
+            seen = Some((m, stamps));
         }
-        let _lock = lock(folder_dir)?;
+        let _lock = file::lock(folder_dir)?;
         sync_locked(folder_dir, text.zip(seen))
     }
 
@@ -124,31 +136,72 @@ impl UidList {
     }
 }
 
+/// Whether writing `stamps` would let later syncs skip the scan where `ix`'s do not.
+fn improves(ix: &Index, stamps: Option<Stamps>) -> bool {
+    let Some(s) = stamps.filter(Stamps::trusted) else {
+        return false;
+    };
+    !ix.stamps
+        .is_some_and(|old| old.trusted() && old.same_dirs(&s))
+}
+
+/// The list as the index records it (its stamps say the folder did not change).
+fn from_index(ix: &Index) -> UidList {
+    let entries = ix
+        .entries
+        .iter()
+        .map(|e| UidEntry {
+            uid: e.uid,
+            base: base_of(e.name).to_string(),
+            file_name: e.name.to_string(),
+            in_new: e.in_new,
+            flags: sorted_flags(name::flags(e.name)),
+            size: e.size,
+            modseq: e.modseq,
+        })
+        .collect();
+    UidList {
+        uidvalidity: ix.uidvalidity,
+        next_uid: ix.next_uid,
+        highest_modseq: ix.highest_modseq,
+        entries,
+    }
+}
+
+/// The unlocked pass's index bytes, match, and the stamps taken before its scan.
+type Earlier = (Vec<u8>, (Merged, Option<Stamps>));
+
 /// The writing half of `sync`, run under the exclusive lock: reads and scans afresh, assigns
-/// UIDs, drops vanished entries and stores the index if anything changed.
+/// UIDs and modseqs, drops vanished entries and stores the index if anything changed.
 ///
-/// `earlier` is the unlocked pass's index bytes and match. When the index still holds exactly
-/// those bytes, no other session has written it since (every write moves `N` up or drops
-/// entries, so contents never repeat), and the match is reused instead of scanning again.
-fn sync_locked(folder_dir: &Path, earlier: Option<(Vec<u8>, Merged)>) -> Result<UidList> {
-    let text = load(&folder_dir.join(FILE))?;
+/// `earlier` is the unlocked pass's index bytes, match and stamps. When the index still holds
+/// exactly those bytes, no other session has written it since (every write moves `N` or `M`
+/// up or changes entries), and the match is reused instead of scanning again.
+fn sync_locked(folder_dir: &Path, earlier: Option<Earlier>) -> Result<UidList> {
+    let text = file::load(&folder_dir.join(FILE))?;
     let reuse = match (earlier, &text) {
         (Some((old, m)), Some(now)) if old == *now => Some(m),
         _ => None,
     };
     let dovecot;
-    let (index, mut changed) = match text.as_deref().map(parse) {
-        Some(Loaded::Ok(ix)) => (ix, false),
+    let (index, mut changed) = match text.as_deref().map(file::parse) {
+        Some(Loaded::Ok(ix)) => {
+            let old = !ix.full;
+            (ix, old)
+        }
         Some(Loaded::Corrupt(old)) => (fresh_unlike(old), true),
         None => {
-            dovecot = fs::read_to_string(folder_dir.join(DOVECOT_FILE)).ok();
-            let ix = dovecot.as_deref().and_then(parse_dovecot);
+            dovecot = fs::read_to_string(folder_dir.join(file::DOVECOT_FILE)).ok();
+            let ix = dovecot.as_deref().and_then(file::parse_dovecot);
             (ix.unwrap_or_else(fresh), true)
         }
     };
-    let mut m = match reuse {
+    let (mut m, stamps) = match reuse {
         Some(m) => m,
-        None => merge(&index, scan(folder_dir)?),
+        None => {
+            let stamps = Stamps::take(folder_dir);
+            (merge(&index, scan(folder_dir)?), stamps)
+        }
     };
     if m.vanished {
         // A flag rename racing our readdir may hide a file once; look again before
@@ -163,36 +216,50 @@ fn sync_locked(folder_dir: &Path, earlier: Option<(Vec<u8>, Merged)>) -> Result<
         );
         m = merge(&index, files);
     }
-    changed |= m.vanished || !m.fresh.is_empty();
+    changed |= m.vanished || !m.fresh.is_empty() || m.changed || improves(&index, stamps);
     let mut next_uid = index.next_uid;
+    let mut highest = m.highest;
     m.fresh
         .sort_by(|a, b| delivery_key(a.base()).cmp(&delivery_key(b.base())));
     for f in m.fresh {
-        m.entries.push(f.into_entry(next_uid));
+        highest += 1;
+        m.entries.push(f.into_entry(next_uid, highest));
         next_uid = next_uid.saturating_add(1);
     }
     if changed {
-        store(folder_dir, index.uidvalidity, next_uid, &m.entries)?;
+        file::store(
+            folder_dir,
+            &file::Snapshot {
+                uidvalidity: index.uidvalidity,
+                next_uid,
+                highest_modseq: highest,
+                stamps,
+                entries: &m.entries,
+            },
+        )?;
     }
     Ok(UidList {
         uidvalidity: index.uidvalidity,
         next_uid,
+        highest_modseq: highest,
         entries: m.entries,
     })
 }
 
 /// Matches index entries to files by base name. A base scanned twice (new/ and cur/, a move
-/// seen half-way) keeps the later one, which `scan` puts in cur/.
+/// seen half-way) keeps the later one, which `scan` puts in cur/. A message whose flags differ
+/// from the recorded name gets a new modseq; vanished messages raise HIGHESTMODSEQ once.
 fn merge(index: &Index, files: Vec<ScannedFile>) -> Merged {
-    let mut by_base = name_map(files.len());
+    let mut by_base = file::name_map(files.len());
     for (i, f) in files.iter().enumerate() {
         by_base.insert(f.base(), i);
     }
     let mut vanished = false;
-    let mut order = Vec::with_capacity(index.uids.len().min(files.len()));
-    for &(uid, base) in &index.uids {
-        match by_base.get(base) {
-            Some(&i) => order.push((uid, i)),
+    let mut order: Vec<(&IxEntry, usize)> =
+        Vec::with_capacity(index.entries.len().min(files.len()));
+    for e in &index.entries {
+        match by_base.get(base_of(e.name)) {
+            Some(&i) => order.push((e, i)),
             None => vanished = true,
         }
     }
@@ -201,12 +268,24 @@ fn merge(index: &Index, files: Vec<ScannedFile>) -> Merged {
         winner[i] = true;
     }
     drop(by_base);
+    let mut highest = index.highest_modseq.max(1);
+    let mut changed = !index.full;
     let mut files: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
     let mut entries = Vec::with_capacity(files.len());
-    for (uid, i) in order {
-        if let Some(f) = files[i].take() {
-            entries.push(f.into_entry(uid));
+    for (ix, i) in order {
+        let Some(f) = files[i].take() else { continue };
+        let mut e = f.into_entry(ix.uid, ix.modseq);
+        if index.full && (e.file_name != ix.name || e.in_new != ix.in_new || e.size != ix.size) {
+            changed = true;
+            if e.flags != sorted_flags(name::flags(ix.name)) {
+                highest += 1;
+                e.modseq = highest;
+            }
         }
+        entries.push(e);
+    }
+    if vanished {
+        highest += 1;
     }
     let fresh = files
         .into_iter()
@@ -217,35 +296,8 @@ fn merge(index: &Index, files: Vec<ScannedFile>) -> Merged {
         entries,
         fresh,
         vanished,
-    }
-}
-
-/// A map keyed by base names, with the fast `NameHasher`.
-fn name_map<'a, V>(capacity: usize) -> HashMap<&'a str, V, BuildHasherDefault<NameHasher>> {
-    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
-}
-
-/// FxHash-style hasher for base names in `merge`: several times faster than SipHash on short
-/// keys. Not flood-resistant, which is fine: the keys are file names in the user's own folder.
-#[derive(Default)]
-struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0xf135_7aea_2e62_a9c5;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
+        changed,
+        highest,
     }
 }
 
@@ -263,7 +315,7 @@ impl ScannedFile {
         &self.file_name[..self.base_len]
     }
 
-    fn into_entry(self, uid: u32) -> UidEntry {
+    fn into_entry(self, uid: u32, modseq: u64) -> UidEntry {
         UidEntry {
             uid,
             base: self.base().to_string(),
@@ -271,6 +323,7 @@ impl ScannedFile {
             file_name: self.file_name,
             in_new: self.in_new,
             size: self.size,
+            modseq,
         }
     }
 }
@@ -364,7 +417,10 @@ fn fresh<'a>() -> Index<'a> {
     Index {
         uidvalidity: now_secs(),
         next_uid: 1,
-        uids: Vec::new(),
+        highest_modseq: 1,
+        full: true,
+        stamps: None,
+        entries: Vec::new(),
     }
 }
 
@@ -377,146 +433,6 @@ fn fresh_unlike<'a>(old: Option<u32>) -> Index<'a> {
         }
     }
     ix
-}
-
-/// Reads the index's bytes; `None` when it does not exist. An unreadable file (permissions,
-/// I/O) is an error, not corruption, so a passing problem never costs the folder its UIDs.
-fn load(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("read", path)(e)),
-    }
-}
-
-/// Parses our format; anything off (bad header, non-increasing or out-of-range UIDs,
-/// duplicate bases) makes it corrupt.
-fn parse(bytes: &[u8]) -> Loaded<'_> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Loaded::Corrupt(None);
-    };
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("");
-    let Some((uidvalidity, next_uid)) = parse_header(header, "1") else {
-        return Loaded::Corrupt(None);
-    };
-    let corrupt = Loaded::Corrupt(Some(uidvalidity));
-    if !text.ends_with('\n') {
-        return corrupt;
-    }
-    let mut ix = Index {
-        uidvalidity,
-        next_uid,
-        uids: Vec::new(),
-    };
-    let mut seen = name_map(text.len() / 32);
-    let mut last = 0;
-    for line in lines {
-        let Some((uid, base)) = line.split_once(' ') else {
-            return corrupt;
-        };
-        let Ok(uid) = uid.parse::<u32>() else {
-            return corrupt;
-        };
-        if uid <= last || uid >= next_uid || base.is_empty() || seen.insert(base, ()).is_some() {
-            return corrupt;
-        }
-        last = uid;
-        ix.uids.push((uid, base));
-    }
-    Loaded::Ok(ix)
-}
-
-/// `<version> V<uidvalidity> N<nextuid> [more fields]`.
-fn parse_header(line: &str, version: &str) -> Option<(u32, u32)> {
-    let mut fields = line.split_ascii_whitespace();
-    if fields.next()? != version {
-        return None;
-    }
-    let (mut v, mut n) = (None, None);
-    for f in fields {
-        if let Some(x) = f.strip_prefix('V') {
-            v = x.parse::<u32>().ok();
-        } else if let Some(x) = f.strip_prefix('N') {
-            n = x.parse::<u32>().ok();
-        }
-    }
-    match (v?, n?) {
-        (0, _) | (_, 0) => None,
-        (v, n) => Some((v, n)),
-    }
-}
-
-/// Reads a Dovecot v3 `dovecot-uidlist`: header `3 V<uidvalidity> N<nextuid> ...`, lines
-/// `<uid> [ext fields] :<base>`. Lines it cannot read are skipped (those messages get new
-/// UIDs above Dovecot's); an unreadable header means no import.
-fn parse_dovecot(text: &str) -> Option<Index<'_>> {
-    let mut lines = text.lines();
-    let (uidvalidity, mut next_uid) = parse_header(lines.next()?, "3")?;
-    let mut ix = Index::default();
-    let mut seen = name_map(text.len() / 32);
-    let mut last = 0;
-    for line in lines {
-        let Some((uid, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        let Ok(uid) = uid.parse::<u32>() else {
-            continue;
-        };
-        let Some((_, base)) = rest.split_once(':') else {
-            continue;
-        };
-        if uid <= last || base.is_empty() || seen.insert(base, ()).is_some() {
-            continue;
-        }
-        last = uid;
-        ix.uids.push((uid, base));
-    }
-    next_uid = next_uid.max(last.saturating_add(1));
-    ix.uidvalidity = uidvalidity;
-    ix.next_uid = next_uid;
-    Some(ix)
-}
-
-/// Writes the index to `<FILE>.tmp`, fsyncs it, renames it over `FILE`, fsyncs the directory.
-fn store(folder_dir: &Path, uidvalidity: u32, next_uid: u32, entries: &[UidEntry]) -> Result<()> {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(32 + entries.len() * 48);
-    let _ = writeln!(text, "1 V{uidvalidity} N{next_uid}");
-    for e in entries {
-        let _ = writeln!(text, "{} {}", e.uid, e.base);
-    }
-    let tmp = folder_dir.join(format!("{FILE}.tmp"));
-    let path = folder_dir.join(FILE);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(Error::io("create", &tmp))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(Error::io("write", &tmp))?;
-    fs::rename(&tmp, &path).map_err(Error::io("rename", &path))?;
-    File::open(folder_dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("fsync", folder_dir))
-}
-
-/// The exclusive lock serializing `sync` across processes and threads (flock locks belong to
-/// the open file, so two opens in one process exclude each other too).
-fn lock(folder_dir: &Path) -> Result<Flock<File>> {
-    let path = folder_dir.join(format!("{FILE}.lock"));
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(Error::io("open", &path))?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| Error::io("flock", &path)(errno.into()))
 }
 
 #[cfg(test)]

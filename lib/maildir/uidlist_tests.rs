@@ -1,5 +1,7 @@
 //! Tests of the UID index (`uidlist.rs`): stability, assignment, Dovecot import, locking.
 use super::*;
+use std::collections::HashMap;
+use std::fs::File;
 
 fn folder() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
@@ -83,7 +85,7 @@ fn imports_dovecot_uidlist() {
     put(d, "new", "11.M1P1.h");
     put(d, "new", "12.M1P1.h");
     fs::write(
-        d.join(DOVECOT_FILE),
+        d.join(file::DOVECOT_FILE),
         "3 V1700000000 N42 Gabc\n7 W20 :10.M1P1.h,S=17\n40 :11.M1P1.h\n",
     )
     .unwrap();
@@ -118,19 +120,118 @@ fn unchanged_folder_syncs_without_lock_or_write() {
     let d = t.path();
     put(d, "new", "1.M1P1.h");
     let a = UidList::sync(d).unwrap();
-    let lock_file = d.join(format!("{FILE}.lock"));
-    fs::remove_file(&lock_file).unwrap();
-    let ino = fs::metadata(d.join(FILE)).unwrap().ino();
     fs::rename(d.join("new/1.M1P1.h"), d.join("cur/1.M1P1.h:2,S")).unwrap();
+    // The move is recorded once (the index holds file names)...
     let b = UidList::sync(d).unwrap();
     assert_eq!(uids(&b), uids(&a));
     assert_eq!(b.get(1).unwrap().flags, "S");
+    // ...and then nothing more is written or locked.
+    let lock_file = d.join(format!("{FILE}.lock"));
+    fs::remove_file(&lock_file).unwrap();
+    let ino = fs::metadata(d.join(FILE)).unwrap().ino();
+    assert_eq!(UidList::sync(d).unwrap(), b);
     assert!(!lock_file.exists(), "took the lock with nothing to change");
     assert_eq!(fs::metadata(d.join(FILE)).unwrap().ino(), ino);
     put(d, "new", "2.M1P1.h");
     assert_eq!(UidList::sync(d).unwrap().next_uid, 3);
     assert!(lock_file.exists());
     assert_ne!(fs::metadata(d.join(FILE)).unwrap().ino(), ino);
+}
+
+/// Sets new/ and cur/ mtimes to `secs` since the epoch.
+fn age_dirs(d: &Path, secs: u64) {
+    let when = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    for sub in ["new", "cur"] {
+        File::open(d.join(sub)).unwrap().set_modified(when).unwrap();
+    }
+}
+
+#[test]
+fn folder_with_old_trusted_mtimes_is_not_scanned() {
+    let t = folder();
+    let d = t.path();
+    put(d, "new", "1.M1P1.h");
+    put(d, "cur", "2.M1P1.h:2,S");
+    age_dirs(d, 1_600_000_000);
+    let a = UidList::sync(d).unwrap();
+    assert!(fs::read_to_string(d.join(FILE))
+        .unwrap()
+        .contains(" T1600000000000000000.1600000000000000000."));
+    // A file slipped in behind an unchanged mtime (impossible in real life) is not seen:
+    // proof that the folder was not read.
+    put(d, "new", "3.M1P1.h");
+    age_dirs(d, 1_600_000_000);
+    assert_eq!(UidList::sync(d).unwrap(), a);
+    // Any real change moves the mtime, and the folder is read again.
+    age_dirs(d, 1_600_000_001);
+    let b = UidList::sync(d).unwrap();
+    assert_eq!(b.entries.len(), 3);
+    assert_eq!(b.get(3).unwrap().base, "3.M1P1.h");
+}
+
+#[test]
+fn fresh_mtimes_are_not_trusted() {
+    let t = folder();
+    let d = t.path();
+    put(d, "new", "1.M1P1.h");
+    UidList::sync(d).unwrap();
+    // The directories changed just now: a same-tick change could hide behind the mtime.
+    put(d, "new", "2.M1P1.h");
+    assert_eq!(UidList::sync(d).unwrap().entries.len(), 2);
+    put(d, "new", "3.M1P1.h");
+    assert_eq!(UidList::sync(d).unwrap().entries.len(), 3);
+}
+
+#[test]
+fn modseqs_rise_with_arrivals_flag_changes_and_expunges() {
+    let t = folder();
+    let d = t.path();
+    put(d, "new", "1.M1P1.h");
+    put(d, "new", "2.M1P1.h");
+    let a = UidList::sync(d).unwrap();
+    let m: Vec<u64> = a.entries.iter().map(|e| e.modseq).collect();
+    assert_eq!(m, [2, 3]);
+    assert_eq!(a.highest_modseq, 3);
+    // new/ -> cur/ without a flag change: same modseq.
+    fs::rename(d.join("new/1.M1P1.h"), d.join("cur/1.M1P1.h:2,")).unwrap();
+    let b = UidList::sync(d).unwrap();
+    assert_eq!((b.get(1).unwrap().modseq, b.highest_modseq), (2, 3));
+    // A flag change by anyone (here a plain rename) gets a new modseq.
+    fs::rename(d.join("cur/1.M1P1.h:2,"), d.join("cur/1.M1P1.h:2,FS")).unwrap();
+    let c = UidList::sync(d).unwrap();
+    assert_eq!((c.get(1).unwrap().modseq, c.highest_modseq), (4, 4));
+    assert_eq!(c.get(2).unwrap().modseq, 3);
+    assert_eq!(UidList::sync(d).unwrap(), c, "stable without changes");
+    fs::remove_file(d.join("new/2.M1P1.h")).unwrap();
+    assert_eq!(UidList::sync(d).unwrap().highest_modseq, 5);
+    put(d, "new", "3.M1P1.h");
+    let e = UidList::sync(d).unwrap();
+    assert_eq!((e.get(3).unwrap().modseq, e.highest_modseq), (6, 6));
+}
+
+#[test]
+fn reads_and_upgrades_the_older_format() {
+    let t = folder();
+    let d = t.path();
+    put(d, "cur", "10.M1P1.h:2,S");
+    put(d, "new", "11.M1P1.h");
+    fs::write(
+        d.join(FILE),
+        "1 V1234 N9
+5 10.M1P1.h
+8 11.M1P1.h
+",
+    )
+    .unwrap();
+    let l = UidList::sync(d).unwrap();
+    assert_eq!(l.uidvalidity, 1234);
+    assert_eq!(uids(&l), [(5, "10.M1P1.h"), (8, "11.M1P1.h")]);
+    assert_eq!(l.next_uid, 9);
+    assert!(l.entries.iter().all(|e| e.modseq == 1));
+    let text = fs::read_to_string(d.join(FILE)).unwrap();
+    assert!(text.starts_with("2 V1234 N9 M1"), "{text}");
+    assert!(text.contains("\n5 1 c 17 10.M1P1.h:2,S\n"), "{text}");
+    assert_eq!(UidList::sync(d).unwrap(), l);
 }
 
 #[test]
@@ -200,8 +301,8 @@ fn bench_sync() {
     let t0 = std::time::Instant::now();
     let files = scan(d).unwrap();
     let t1 = std::time::Instant::now();
-    let text = load(&d.join(FILE)).unwrap().unwrap();
-    let Loaded::Ok(ix) = parse(&text) else {
+    let text = file::load(&d.join(FILE)).unwrap().unwrap();
+    let Loaded::Ok(ix) = file::parse(&text) else {
         panic!()
     };
     let t2 = std::time::Instant::now();

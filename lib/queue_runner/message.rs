@@ -1,8 +1,9 @@
 //! One delivery attempt for one queued message: expand, deliver all open local recipients
 //! in one LMTP transaction to the worker's `local-deliver --lmtp` (see `lmtp_client`), then
-//! each pipe recipient (recording deliveries in the envelope before the next delivery starts,
-//! so a crash repeats at most one transaction), then remove, bounce or reschedule it. Logs one line per recipient,
-//! Postfix style.
+//! each pipe recipient, then the remote recipients, one SMTP transaction per domain (see
+//! `remote`), recording deliveries in the envelope before the next delivery starts, so a
+//! crash repeats at most one transaction; then remove, bounce or reschedule it. Logs one
+//! line per recipient, Postfix style.
 //!
 //! Envelope writes are the expensive part (file fsync, rename, directory fsync), so there is
 //! one only where a crash would otherwise cost more than a repeated delivery: after a
@@ -12,6 +13,7 @@
 use super::deliver;
 use super::expand::{count_received, expand_envelope};
 use super::lmtp_client::LocalAgent;
+use super::remote::{self, Remote};
 use super::schedule::{settle, Next};
 use super::wake::stop_requested;
 use crate::config::Config;
@@ -21,9 +23,6 @@ use crate::spool::{self, Envelope, RcptState, Recipient, Spool, Stage};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Reply for remote recipients until outbound SMTP exists.
-pub const REMOTE_NOT_YET: &str = "451 4.4.0 remote delivery not available yet";
-
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -32,11 +31,17 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// `process_with` a local delivery agent of its own, stopped afterwards.
+/// `process_with` a local delivery agent and an SMTP agent of its own, stopped afterwards.
 pub fn process(cfg: &Config, spool: &Spool, dir: &Directory, id: &str) -> spool::Result<()> {
     let mut agent = new_agent(cfg);
-    let r = process_with(cfg, spool, dir, id, &mut agent);
+    let limits = crate::outbound::limits::Limits::new(
+        cfg.outbound.max_connections,
+        cfg.outbound.max_per_destination,
+    );
+    let mut remote = Remote::new(cfg, limits);
+    let r = process_with(cfg, spool, dir, id, &mut agent, &mut remote);
     agent.stop();
+    remote.agent.close_all();
     r
 }
 
@@ -47,13 +52,15 @@ pub fn new_agent(cfg: &Config) -> LocalAgent {
 
 /// Processes the message `id` in the queue if it is due. A message gone from the queue
 /// (moved by an admin, finished by an earlier run) is not an error. Local recipients go to
-/// `agent` in one LMTP transaction; pipes run one child each.
+/// `agent` in one LMTP transaction; pipes run one child each; remote recipients go
+/// through `remote`, one SMTP transaction per domain.
 pub fn process_with(
     cfg: &Config,
     spool: &Spool,
     dir: &Directory,
     id: &str,
     agent: &mut LocalAgent,
+    remote: &mut Remote,
 ) -> spool::Result<()> {
     let mut env = match spool.read_envelope(Stage::Queue, id) {
         Ok(e) => e,
@@ -89,9 +96,14 @@ pub fn process_with(
     }
     // True while a delivery is done but not yet in the envelope on disk.
     let mut unrecorded = deliver_local(cfg, spool, id, &mut env, agent);
+    let mut remote_open = Vec::new();
     for i in 0..env.recipients.len() {
         let r = &env.recipients[i];
         if r.state.is_final() || !r.expanded || is_local(cfg, r) {
+            continue;
+        }
+        if !r.address.starts_with('|') {
+            remote_open.push(i);
             continue;
         }
         if stop_requested() {
@@ -102,12 +114,24 @@ pub fn process_with(
         if unrecorded {
             spool.write_envelope(Stage::Queue, id, &env)?;
         }
-        let (state, reply) = deliver_one(cfg, spool, id, &env, r);
+        let (state, reply) = deliver_pipe(cfg, spool, id, &env, r);
         let r = &mut env.recipients[i];
         r.state = state;
         r.reply = Some(reply);
         unrecorded = state == RcptState::Delivered;
         log_result(id, &env.recipients[i]);
+    }
+    remote::deliver(
+        cfg,
+        spool,
+        id,
+        &mut env,
+        &remote_open,
+        remote,
+        &mut unrecorded,
+    )?;
+    if stop_requested() {
+        return write_progress(spool, id, &env, unrecorded);
     }
     finish(cfg, spool, id, &mut env)
 }
@@ -202,8 +226,8 @@ fn finish(cfg: &Config, spool: &Spool, id: &str, env: &mut Envelope) -> spool::R
     Ok(())
 }
 
-/// Delivers to one expanded recipient; returns its new state and reply.
-fn deliver_one(
+/// Delivers to one `|command` recipient; returns its new state and reply.
+fn deliver_pipe(
     cfg: &Config,
     spool: &Spool,
     id: &str,
@@ -219,24 +243,21 @@ fn deliver_one(
             )
         }
     };
-    if let Some(cmd) = r.address.strip_prefix('|') {
-        if !cfg.queue.allow_pipe_aliases {
-            return (RcptState::Failed, "550 5.7.1 pipe aliases disabled".into());
-        }
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c")
-            .arg(cmd)
-            .env("SENDER", &env.sender)
-            .env("RECIPIENT", r.original.as_deref().unwrap_or(""));
-        let (ended, last) = deliver::run(c, stdin, id, "pipe", false);
-        return deliver::outcome(&ended, last.as_deref(), "pipe command");
+    let cmd = r.address.strip_prefix('|').unwrap_or(&r.address);
+    if !cfg.queue.allow_pipe_aliases {
+        return (RcptState::Failed, "550 5.7.1 pipe aliases disabled".into());
     }
-    // Local recipients went to the LMTP agent; what is left here is remote.
-    (RcptState::Deferred, REMOTE_NOT_YET.into())
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg(cmd)
+        .env("SENDER", &env.sender)
+        .env("RECIPIENT", r.original.as_deref().unwrap_or(""));
+    let (ended, last) = deliver::run(c, stdin, id, "pipe", false);
+    deliver::outcome(&ended, last.as_deref(), "pipe command")
 }
 
 /// `<ID>: to=<addr> orig_to=<orig> status=sent (reply)`.
-fn log_result(id: &str, r: &Recipient) {
+pub(super) fn log_result(id: &str, r: &Recipient) {
     let status = match r.state {
         RcptState::Delivered => "sent",
         RcptState::Failed => "bounced",

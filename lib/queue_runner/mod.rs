@@ -5,17 +5,20 @@
 //! every `queue.scan_interval`, and when the earliest `next_attempt` comes. Per due message
 //! (see `message`): expansion once, one LMTP transaction with all local recipients to the
 //! worker's long-running `local-deliver --lmtp` (`queue.max_parallel_deliveries` workers,
-//! one child each; pipes run one child per delivery), remote
-//! recipients deferred until outbound SMTP exists, then remove / bounce / retry with backoff.
+//! one child each; pipes run one child per delivery), then the remote recipients over SMTP
+//! (`remote` and `crate::outbound`: MX routing or `[outbound]` transports/relayhost,
+//! STARTTLS, DKIM signing, one transaction per domain, idle connections reused per worker,
+//! connection limits shared by all workers), then remove, move to `spool/bounce` (something
+//! failed for good; the bounce stage writes the DSN), or retry with backoff (`schedule`).
 //! The users and aliases files are reloaded when their modification time changes.
 //!
-//! SIGTERM/SIGINT: no new message is started, running deliveries finish, the LMTP children
-//! get QUIT and are reaped, exit 0.
+//! SIGTERM/SIGINT: no new message or transaction is started, running ones finish, the LMTP
+//! children get QUIT and are reaped, idle SMTP connections get QUIT, exit 0.
 //! Crash safety: delivered recipients are recorded in the envelope before the next delivery
-//! transaction, so kill -9 repeats at most one transaction per message in flight and never
-//! loses one.
+//! transaction (local, pipe or SMTP), so kill -9 repeats at most one transaction per message
+//! in flight and never loses one.
 //! Exit codes: 0 stopped cleanly; 75 lock held or spool unusable; 78 bad users/aliases file.
-//! Does not write bounces or talk SMTP (the outbound issue does).
+//! Does not write bounce messages (the bounce stage does) nor speak SMTP itself (`outbound`).
 
 pub mod deliver;
 pub mod expand;
@@ -23,6 +26,7 @@ pub mod lmtp_client;
 pub mod lock;
 mod message;
 mod pool;
+pub mod remote;
 pub mod schedule;
 pub mod wake;
 
@@ -37,7 +41,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-pub use message::{process, REMOTE_NOT_YET};
+pub use message::process;
 
 /// Command-line choices.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +77,8 @@ pub(crate) struct Shared {
     pub cfg: Config,
     pub spool: Spool,
     pub dir: RwLock<Arc<Directory>>,
+    /// SMTP connection limits, shared by every worker's outbound agent.
+    pub limits: Arc<crate::outbound::limits::Limits>,
 }
 
 /// Runs until stopped (or, with `once`, until nothing is due).
@@ -94,6 +100,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         cfg: cfg.clone(),
         spool,
         dir: RwLock::new(Arc::new(dir)),
+        limits: crate::outbound::limits::Limits::new(
+            cfg.outbound.max_connections,
+            cfg.outbound.max_per_destination,
+        ),
     });
     let pool = Pool::start(shared.clone(), cfg.queue.max_parallel_deliveries);
     mlog!(

@@ -1,14 +1,18 @@
 //! The worker pool: a fixed number of threads, each taking one message at a time and each
-//! keeping one `local-deliver --lmtp` child (stopped when the worker ends), so at most that
-//! many delivery children run at once. A message is never handed to two workers
+//! keeping one `local-deliver --lmtp` child and one outbound SMTP agent with its idle
+//! connections (all stopped when the worker ends), so at most that many delivery children
+//! run at once. A waiting worker wakes every second to close idle SMTP connections. A message is never handed to two workers
 //! (the in-flight set), and once a stop is requested queued messages are dropped unstarted.
 
+use super::remote::Remote;
 use super::{message, wake, Shared};
 use crate::mlog;
 use std::collections::HashSet;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 struct InFlight {
     ids: Mutex<HashSet<String>>,
@@ -90,21 +94,38 @@ impl Pool {
 fn worker(shared: &Shared, rx: &Mutex<Receiver<String>>, busy: &InFlight) {
     // This worker's `local-deliver --lmtp` child: QUIT and reaped when the worker ends.
     let mut agent = message::new_agent(&shared.cfg);
+    // Its SMTP connections: idle ones closed after `[outbound] idle`, all at the end.
+    let mut remote = Remote::new(&shared.cfg, shared.limits.clone());
     loop {
         let next = match rx.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => return,
+            Ok(r) => r.recv_timeout(Duration::from_secs(1)),
+            Err(_) => break,
         };
-        let Ok(id) = next else { return };
+        let id = match next {
+            Ok(id) => id,
+            Err(RecvTimeoutError::Timeout) => {
+                remote.agent.sweep(&shared.cfg);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         if !wake::stop_requested() {
             let dir = match shared.dir.read() {
                 Ok(d) => d.clone(),
-                Err(_) => return,
+                Err(_) => break,
             };
-            if let Err(e) = message::process_with(&shared.cfg, &shared.spool, &dir, &id, &mut agent)
-            {
+            let r = message::process_with(
+                &shared.cfg,
+                &shared.spool,
+                &dir,
+                &id,
+                &mut agent,
+                &mut remote,
+            );
+            if let Err(e) = r {
                 mlog!("{id}: left in queue: {e}");
             }
+            remote.agent.sweep(&shared.cfg);
         }
         if let Ok(mut ids) = busy.ids.lock() {
             ids.remove(&id);
@@ -113,4 +134,5 @@ fn worker(shared: &Shared, rx: &Mutex<Receiver<String>>, busy: &InFlight) {
             }
         }
     }
+    remote.agent.close_all();
 }

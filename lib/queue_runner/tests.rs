@@ -52,7 +52,8 @@ fn setup() -> Setup {
     std::fs::write(&script, SCRIPT).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let text = "hostname = \"h\"\nspool_dir = \"spool\"\nmail_root = \"m\"\nusers_file = \"u\"\n\
-                bin_dir = \"bin\"\nrecipient_delimiter = \"+\"\n[domains.\"example.test\"]\n";
+                bin_dir = \"bin\"\nrecipient_delimiter = \"+\"\n[domains.\"example.test\"]\n\
+                [outbound]\ntransports = { \"remote.test\" = \"127.0.0.1:1\" }\n";
     let cfg = Config::parse(&root.join("mail.toml"), text).unwrap();
     let users = "demo@example.test:x::::::\nfull@example.test:x::::::\nbob@example.test:x::::::\n\
                  snap@example.test:x::::::\n";
@@ -114,7 +115,12 @@ fn deferred_recipient_is_retried_later_and_delivered_one_is_not_repeated() {
         env.recipients[1].reply.as_deref(),
         Some("451 4.2.2 mailbox full")
     );
-    assert_eq!(env.recipients[2].reply.as_deref(), Some(REMOTE_NOT_YET));
+    // Nothing listens on the remote domain's transport port: deferred, to be retried.
+    let remote = env.recipients[2].reply.as_deref().unwrap();
+    assert!(
+        remote.starts_with("451 4.4.1 connect to 127.0.0.1"),
+        "{remote}"
+    );
     assert_eq!(env.attempts, 1);
     assert!(env.next_attempt > message::now());
     // Not due yet: a second pass changes nothing.
@@ -200,6 +206,7 @@ fn scanner_reads_a_waiting_envelope_once() {
             UserDb::parse(Path::new("u"), "").unwrap(),
             Aliases::parse(Path::new("a"), "").unwrap(),
         ))),
+        limits: crate::outbound::limits::Limits::new(1, 1),
     });
     let pool = pool::Pool::start(shared, 1);
     let mut scanner = Scanner::default();

@@ -1,9 +1,13 @@
 //! Command parsing: one command line (CRLF already removed, length already capped) into a
 //! typed `Command`. Verbs are case-insensitive; `MAIL FROM: <a@b>` with a space after the
 //! colon is accepted, as common clients send it. Knows nothing of session state or policy.
-//! Errors: the `Reply` to send (501/502/555/553 from `reply.rs`).
+//! MAIL and RCPT parameters: SIZE, BODY, SMTPUTF8, AUTH, the DSN ones (`dsn`), HOLDFOR and
+//! HOLDUNTIL (`release`) and REQUIRETLS; whether the session offers them is the session's call.
+//! Errors: the `Reply` to send (501 bad value or duplicate, 502, 553, 555 unknown parameter).
 
 use super::address::{self, Address};
+use super::dsn::{self, Notify, Ret};
+use super::release::Hold;
 use super::reply::{self, Reply};
 
 /// BODY= parameter of MAIL (RFC 6152).
@@ -20,6 +24,27 @@ pub struct MailFrom {
     pub size: Option<u64>,
     pub body: Body,
     pub smtputf8: bool,
+    /// DSN RET (RFC 3461 4.3).
+    pub ret: Option<Ret>,
+    /// DSN ENVID (RFC 3461 4.4), xtext-decoded.
+    pub envid: Option<String>,
+    /// FUTURERELEASE HOLDFOR/HOLDUNTIL (RFC 4865).
+    pub hold: Option<Hold>,
+    /// REQUIRETLS (RFC 8689).
+    pub require_tls: bool,
+}
+
+/// RCPT TO with its DSN parameters (RFC 3461 4.1, 4.2). The address fields are those of
+/// `Address`, flattened so that `rcpt.text` reads as it did before parameters existed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcptTo {
+    /// The address as in `Address::text`.
+    pub text: String,
+    /// The address needs SMTPUTF8.
+    pub utf8: bool,
+    pub notify: Option<Notify>,
+    /// `addr-type;address`, xtext-decoded.
+    pub orcpt: Option<String>,
 }
 
 /// AUTH mechanisms we implement (RFC 4954, RFC 4616; LOGIN as deployed).
@@ -34,7 +59,7 @@ pub enum Command {
     Ehlo(String),
     Helo(String),
     Mail(MailFrom),
-    Rcpt(Address),
+    Rcpt(RcptTo),
     Data,
     Bdat {
         size: u64,
@@ -164,13 +189,20 @@ fn mail(rest: &str) -> Result<MailFrom, Reply> {
         size: None,
         body: Body::SevenBit,
         smtputf8: false,
+        ret: None,
+        envid: None,
+        hold: None,
+        require_tls: false,
     };
+    let mut seen = Vec::new();
     for p in params {
         let (key, value) = match p.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (p, None),
         };
-        match (key.to_ascii_uppercase().as_str(), value) {
+        let key = key.to_ascii_uppercase();
+        once(&mut seen, &key)?;
+        match (key.as_str(), value) {
             ("SIZE", Some(v)) => {
                 let n = v
                     .parse::<u64>()
@@ -182,6 +214,14 @@ fn mail(rest: &str) -> Result<MailFrom, Reply> {
             ("SMTPUTF8", None) => m.smtputf8 = true,
             // RFC 4954 5: accepted; we record the AUTH identity ourselves.
             ("AUTH", Some(_)) => {}
+            ("RET", Some(v)) => m.ret = Some(Ret::parse(v)?),
+            ("ENVID", Some(v)) => m.envid = Some(dsn::parse_envid(v)?),
+            ("HOLDFOR" | "HOLDUNTIL", _) if m.hold.is_some() => {
+                return Err(reply::syntax("HOLDFOR and HOLDUNTIL together"))
+            }
+            ("HOLDFOR", Some(v)) => m.hold = Some(Hold::parse_for(v)?),
+            ("HOLDUNTIL", Some(v)) => m.hold = Some(Hold::parse_until(v)?),
+            ("REQUIRETLS", None) => m.require_tls = true,
             _ => return Err(reply::unsupported_parameter(p)),
         }
     }
@@ -191,13 +231,38 @@ fn mail(rest: &str) -> Result<MailFrom, Reply> {
     Ok(m)
 }
 
-fn rcpt(rest: &str) -> Result<Address, Reply> {
+fn rcpt(rest: &str) -> Result<RcptTo, Reply> {
     let (path, params) = path_and_params(rest, "TO:", "RCPT TO:<address>")?;
-    let addr = address::parse_path(path, false, true).map_err(reply::bad_address)?;
-    if let Some(p) = params.first() {
-        return Err(reply::unsupported_parameter(p));
+    let a = address::parse_path(path, false, true).map_err(reply::bad_address)?;
+    let mut r = RcptTo {
+        text: a.text,
+        utf8: a.utf8,
+        notify: None,
+        orcpt: None,
+    };
+    let mut seen = Vec::new();
+    for p in params {
+        let (key, value) = match p.split_once('=') {
+            Some((k, v)) => (k.to_ascii_uppercase(), Some(v)),
+            None => (p.to_ascii_uppercase(), None),
+        };
+        once(&mut seen, &key)?;
+        match (key.as_str(), value) {
+            ("NOTIFY", Some(v)) => r.notify = Some(Notify::parse(v)?),
+            ("ORCPT", Some(v)) => r.orcpt = Some(dsn::parse_orcpt(v)?),
+            _ => return Err(reply::unsupported_parameter(p)),
+        }
     }
-    Ok(addr)
+    Ok(r)
+}
+
+/// Refuses a parameter given twice (RFC 5321 4.1.2 allows each keyword once).
+fn once(seen: &mut Vec<String>, key: &str) -> Result<(), Reply> {
+    if seen.iter().any(|k| k == key) {
+        return Err(reply::duplicate_parameter(key));
+    }
+    seen.push(key.to_string());
+    Ok(())
 }
 
 fn bdat(rest: &str) -> Result<Command, Reply> {
@@ -294,6 +359,34 @@ mod tests {
         );
         assert!(parse("MAIL FROM:<ü@b.test> SMTPUTF8".as_bytes()).is_ok());
         assert_eq!(parse(b"MAIL TO:<a@b.test>").unwrap_err().code, 501);
+        let Command::Mail(m) =
+            parse(b"MAIL FROM:<a@b.test> RET=HDRS ENVID=QQ+2B1 HOLDFOR=60 REQUIRETLS").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.ret, Some(Ret::Hdrs));
+        assert_eq!(m.envid.as_deref(), Some("QQ+1"));
+        assert_eq!(m.hold, Some(Hold::For(60)));
+        assert!(m.require_tls);
+        for (line, code) in [
+            (&b"MAIL FROM:<a@b.test> RET=FULL RET=HDRS"[..], 501),
+            (b"MAIL FROM:<a@b.test> RET=ALL", 501),
+            (b"MAIL FROM:<a@b.test> ENVID=a=b", 501),
+            (
+                b"MAIL FROM:<a@b.test> HOLDFOR=10 HOLDUNTIL=2030-01-01T00:00:00Z",
+                501,
+            ),
+            (b"MAIL FROM:<a@b.test> HOLDFOR=soon", 501),
+            (b"MAIL FROM:<a@b.test> REQUIRETLS=yes", 555),
+            (b"MAIL FROM:<a@b.test> NOTIFY=NEVER", 555),
+        ] {
+            assert_eq!(
+                parse(line).unwrap_err().code,
+                code,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
         let Command::Mail(m) = parse(b"MAIL FROM:<\"a>b\"@c.test>").unwrap() else {
             panic!()
         };
@@ -304,16 +397,35 @@ mod tests {
     fn rcpt_forms() {
         assert_eq!(
             parse(b"RCPT TO:<Postmaster>").unwrap(),
-            Command::Rcpt(Address {
+            Command::Rcpt(RcptTo {
                 text: "postmaster".into(),
-                utf8: false
+                utf8: false,
+                notify: None,
+                orcpt: None
             })
         );
         assert_eq!(parse(b"RCPT TO:<>").unwrap_err().code, 501);
+        let Command::Rcpt(r) =
+            parse(b"RCPT TO:<a@b.test> notify=success,failure ORCPT=rfc822;A+40b.test").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.notify.unwrap().to_string(), "SUCCESS,FAILURE");
+        assert_eq!(r.orcpt.as_deref(), Some("rfc822;A@b.test"));
+        assert_eq!(parse(b"RCPT TO:<a@b.test> XFOO=1").unwrap_err().code, 555);
         assert_eq!(
-            parse(b"RCPT TO:<a@b.test> NOTIFY=NEVER").unwrap_err().code,
-            555
+            parse(b"RCPT TO:<a@b.test> NOTIFY=NEVER NOTIFY=NEVER")
+                .unwrap_err()
+                .code,
+            501
         );
+        assert_eq!(
+            parse(b"RCPT TO:<a@b.test> NOTIFY=SOMETIMES")
+                .unwrap_err()
+                .code,
+            501
+        );
+        assert_eq!(parse(b"RCPT TO:<a@b.test> ORCPT=x").unwrap_err().code, 501);
         assert_eq!(parse(b"RCPT TO:a@b.test").unwrap_err().code, 501);
     }
 

@@ -1,7 +1,9 @@
 //! SMTP server protocol (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-//! ENHANCEDSTATUSCODES, CHUNKING, STARTTLS and AUTH PLAIN/LOGIN), sans-I/O.
+//! ENHANCEDSTATUSCODES, CHUNKING, STARTTLS, AUTH PLAIN/LOGIN, DSN, FUTURERELEASE and
+//! REQUIRETLS), sans-I/O.
 //!
-//! Owns: command parsing (`command`), address syntax (`address`), DATA/BDAT framing and the
+//! Owns: command parsing (`command`), address syntax (`address`), DSN parameters and xtext
+//! (`dsn`), FUTURERELEASE holds (`release`), DATA/BDAT framing and the
 //! smuggling-safe end-of-data rule (`data`), the session state machine (`session`) and every
 //! reply text (`reply`). Leaves alone: sockets, TLS, files, the clock, config and lookups –
 //! the caller feeds bytes in, takes events out, and answers the session's questions.
@@ -23,6 +25,8 @@
 pub mod address;
 pub mod command;
 pub mod data;
+pub mod dsn;
+pub mod release;
 pub mod reply;
 pub mod session;
 

@@ -144,6 +144,23 @@ pub fn utf8_address_without_smtputf8() -> Reply {
 pub fn unsupported_parameter(name: &str) -> Reply {
     Reply::new(555, format!("5.5.4 Unsupported parameter {name}"))
 }
+pub fn duplicate_parameter(name: &str) -> Reply {
+    Reply::new(501, format!("5.5.4 Duplicate parameter {name}"))
+}
+/// FUTURERELEASE (RFC 4865 3): a hold beyond our advertised limit.
+pub fn hold_too_long(max_secs: u64) -> Reply {
+    Reply::new(
+        501,
+        format!("5.5.4 Hold time exceeds the maximum of {max_secs} seconds"),
+    )
+}
+/// REQUIRETLS (RFC 8689 4.1) on a connection without TLS.
+pub fn requiretls_needs_tls() -> Reply {
+    Reply::new(
+        530,
+        "5.7.10 REQUIRETLS needs a TLS connection, issue STARTTLS first",
+    )
+}
 pub fn need_helo() -> Reply {
     Reply::new(503, "5.5.1 Error: send HELO/EHLO first")
 }

@@ -333,3 +333,61 @@ fn utf8_recipient_needs_smtputf8() {
     assert!(lines[n - 4].starts_with("553 5.6.7"), "{lines:?}");
     assert!(lines[n - 1].starts_with("250 2.1.5"));
 }
+
+#[test]
+fn dsn_parameters_reach_the_message() {
+    let h = replay(
+        "dsn",
+        include_str!("testdata/dsn.txt"),
+        settings(),
+        Split::Bytes,
+    );
+    let m = &h.messages[0];
+    assert_eq!(m.recipients.len(), 3);
+    assert_eq!(m.recipient_dsn.len(), 3);
+    let one = &m.recipient_dsn[0];
+    assert_eq!(one.notify.unwrap().to_string(), "SUCCESS,FAILURE");
+    assert_eq!(one.orcpt.as_deref(), Some("rfc822;One@example.test"));
+    assert_eq!(m.recipient_dsn[1].notify.unwrap().to_string(), "NEVER");
+    assert_eq!(m.recipient_dsn[2], Default::default());
+    assert_eq!(m.ret, Some(super::dsn::Ret::Hdrs));
+    assert_eq!(m.envid.as_deref(), Some("QQ+314"));
+    assert_eq!((m.hold_until, m.require_tls), (0, false));
+}
+
+#[test]
+fn holds_use_the_session_clock() {
+    let mut s = Session::new(submissions());
+    s.set_clock(|| 1_700_000_000);
+    let mut h = Harness::default();
+    h.drain(&mut s);
+    s.feed(b"EHLO c\r\nAUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AGRlbW8=\r\n");
+    s.feed(b"MAIL FROM:<demo@example.test> HOLDFOR=60 REQUIRETLS\r\n");
+    s.feed(b"RCPT TO:<far@remote.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\n");
+    s.feed(b"MAIL FROM:<demo@example.test> HOLDUNTIL=2023-11-14T22:13:00Z\r\n");
+    s.feed(b"RCPT TO:<far@remote.test>\r\nDATA\r\nSubject: y\r\n\r\ny\r\n.\r\n");
+    h.drain(&mut s);
+    let lines = h.lines();
+    assert!(
+        lines.contains(&"250-FUTURERELEASE 604800 2023-11-21T22:13:20Z".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(h.messages.len(), 2, "{lines:?}");
+    assert_eq!(h.messages[0].hold_until, 1_700_000_060);
+    assert!(h.messages[0].require_tls);
+    assert_eq!(h.messages[1].hold_until, 0, "a time in the past: no hold");
+}
+
+#[test]
+fn requiretls_after_starttls() {
+    let mut s = Session::new(settings());
+    let mut h = Harness::default();
+    h.drain(&mut s);
+    s.feed(b"EHLO c\r\nSTARTTLS\r\n");
+    h.drain(&mut s);
+    s.feed(b"EHLO c\r\nMAIL FROM:<a@c.test> REQUIRETLS\r\n");
+    h.drain(&mut s);
+    let lines = h.lines();
+    assert!(lines.contains(&"250-REQUIRETLS".to_string()), "{lines:?}");
+    assert!(lines.last().unwrap().starts_with("250 2.1.0"), "{lines:?}");
+}

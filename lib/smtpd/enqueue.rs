@@ -2,8 +2,12 @@
 //! Prepends `Received:` (RFC 5321 4.4, protocol names of RFC 3848/6531); on submission
 //! (or for an authenticated client) adds `Message-ID:` and `Date:` when missing (RFC 6409 8).
 //! The spool's commit (fsync, rename) happens before the caller may answer 250.
+//! Records the transaction's DSN parameters (RET, ENVID, per-recipient NOTIFY and ORCPT),
+//! a FUTURERELEASE hold (`hold_until`, and `next_attempt` so queue-runner waits for it) and
+//! REQUIRETLS in the envelope.
 //! Errors: `spool::Error`, answered `451 4.3.0` by the caller; a dropped draft leaves nothing.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -52,22 +56,53 @@ pub fn enqueue(
     };
     draft.write_all(head.as_bytes()).map_err(io)?;
     draft.write_all(&msg.body).map_err(io)?;
+    let recipients: Vec<Recipient> = msg
+        .recipients
+        .iter()
+        .map(|r| Recipient::new(&super::policy::canonical_recipient(cfg, r)))
+        .collect();
+    let (dsn_notify, dsn_orcpt) = dsn_maps(&recipients, msg);
     let env = Envelope {
         sender: msg.sender.clone(),
-        recipients: msg
-            .recipients
-            .iter()
-            .map(|r| Recipient::new(&super::policy::canonical_recipient(cfg, r)))
-            .collect(),
+        recipients,
         client_ip: Some(client.ip.to_string()),
         client_helo: Some(client.helo.to_string()),
         auth_user: client.auth_user.map(str::to_string),
         received_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         eight_bit: msg.eight_bit || !msg.body.is_ascii(),
         smtputf8: msg.smtputf8,
+        ret: msg.ret.map(|r| r.as_str().to_string()),
+        envid: msg.envid.clone(),
+        dsn_notify,
+        dsn_orcpt,
+        hold_until: msg.hold_until,
+        next_attempt: msg.hold_until,
+        require_tls: msg.require_tls,
         ..Envelope::default()
     };
-    draft.commit(Stage::Incoming, &env)
+    let id = draft.commit(Stage::Incoming, &env)?;
+    if env.hold_until != 0 {
+        let until = crate::smtp::release::rfc3339(env.hold_until);
+        crate::mlog!("{id}: held until {until} (FUTURERELEASE)");
+    }
+    Ok(id)
+}
+
+/// NOTIFY and ORCPT keyed by the recorded recipient address (see `Envelope::dsn_notify`).
+fn dsn_maps(
+    recipients: &[Recipient],
+    msg: &Message,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let (mut notify, mut orcpt) = (BTreeMap::new(), BTreeMap::new());
+    for (r, d) in recipients.iter().zip(&msg.recipient_dsn) {
+        if let Some(n) = d.notify {
+            notify.insert(r.address.clone(), n.to_string());
+        }
+        if let Some(o) = &d.orcpt {
+            orcpt.insert(r.address.clone(), o.clone());
+        }
+    }
+    (notify, orcpt)
 }
 
 /// RFC 3848 / RFC 6531 `with` keyword.
@@ -133,6 +168,8 @@ pub fn rfc5322_date(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::dsn::{Notify, Ret};
+    use crate::smtp::session::RcptDsn;
     use std::path::Path;
     use std::time::Duration;
 
@@ -183,12 +220,30 @@ mod tests {
             body: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
             eight_bit: false,
             smtputf8: false,
+            recipient_dsn: vec![RcptDsn {
+                notify: Some(Notify::parse("SUCCESS,DELAY").unwrap()),
+                orcpt: Some("rfc822;Postmaster@example.test".into()),
+            }],
+            ret: Some(Ret::Hdrs),
+            envid: Some("env 1".into()),
+            hold_until: 2_000_000_000,
+            require_tls: true,
         };
         let id = enqueue(&cfg, &client, &msg, SystemTime::now()).unwrap();
         let spool = Spool::open(&cfg.spool_dir).unwrap();
         let env = spool.read_envelope(Stage::Incoming, &id).unwrap();
         assert_eq!(env.recipients[0].address, "postmaster@example.test");
         assert_eq!(env.auth_user.as_deref(), Some("demo@example.test"));
+        let key = "postmaster@example.test";
+        assert_eq!(env.dsn_notify[key], "SUCCESS,DELAY");
+        assert_eq!(env.dsn_orcpt[key], "rfc822;Postmaster@example.test");
+        assert_eq!(env.ret.as_deref(), Some("HDRS"));
+        assert_eq!(env.envid.as_deref(), Some("env 1"));
+        assert_eq!(
+            (env.hold_until, env.next_attempt),
+            (2_000_000_000, 2_000_000_000)
+        );
+        assert!(env.require_tls);
         let text = String::from_utf8(spool.read_message(Stage::Incoming, &id).unwrap()).unwrap();
         assert!(
             text.starts_with("Received: from client.test ([192.0.2.7])\r\n"),

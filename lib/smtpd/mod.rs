@@ -10,9 +10,18 @@
 //! Owns the I/O, TLS, timeouts and policy around the sans-I/O `smtp::Session`; owns no
 //! protocol logic. Errors: `smtpd::Error` for what stops the program before or outside a
 //! session (config, TLS files); a client that vanishes or times out is a normal end.
+//!
+//! Policy around the session (`[policy]`): access lists and DNSBL at connect, MAIL and RCPT
+//! (`gate`), rate limits at MAIL and RCPT (`limits`), DMARC p=reject after DATA (`dmarc`);
+//! their replies are in `refusals`; a client refused at connect is served by `refuse`.
 
+mod dmarc;
 pub mod enqueue;
+pub mod gate;
+pub mod limits;
 pub mod policy;
+pub mod refusals;
+mod refuse;
 
 use std::time::{Duration, SystemTime};
 
@@ -43,7 +52,7 @@ pub enum Error {
 /// Serves one SMTP session on fd 0/1 until QUIT, 421, EOF or timeout.
 pub fn run(cfg: &Config, role: Role) -> Result<(), Error> {
     let (peer, ip) = conn::begin();
-    let Some(Opened { conn, tls }) = conn::open(
+    let Some(Opened { mut conn, tls }) = conn::open(
         cfg,
         role == Role::Submissions,
         cfg.smtpd.command_timeout,
@@ -54,6 +63,16 @@ pub fn run(cfg: &Config, role: Role) -> Result<(), Error> {
         mlog!("disconnect from={ip} commands=0 errors=0");
         return Ok(());
     };
+    let gate = match gate::Gate::connect(cfg, role, peer.remote_ip(), &ip) {
+        Ok(g) => g,
+        Err(r) => {
+            mlog!("reject: CONNECT from={ip}: {r}");
+            refuse::serve(cfg, &mut conn, &r);
+            mlog!("disconnect from={ip} commands=0 errors=1");
+            return Ok(());
+        }
+    };
+    let limits = limits::Limits::new(cfg, peer.remote_ip());
     let directory = match Directory::load(cfg) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -84,6 +103,10 @@ pub fn run(cfg: &Config, role: Role) -> Result<(), Error> {
         session: Session::new(settings),
         out: Vec::new(),
         auth_failures: 0,
+        gate,
+        limits,
+        sender: String::new(),
+        accepted: 0,
     };
     d.serve();
     mlog!(
@@ -107,6 +130,11 @@ struct Driver<'a> {
     session: Session,
     out: Vec<u8>,
     auth_failures: u32,
+    gate: gate::Gate,
+    limits: limits::Limits,
+    /// The current transaction's sender and number of accepted recipients.
+    sender: String,
+    accepted: usize,
 }
 
 /// Why the session loop stopped early.
@@ -132,17 +160,18 @@ impl Driver<'_> {
                 Event::Reply(r) => self.queue_reply(&r),
                 Event::NeedInput => self.read_more()?,
                 Event::Mail(m) => {
-                    let r = policy::sender(
-                        self.cfg,
-                        self.directory.as_ref(),
-                        self.session.auth_user(),
-                        &m.sender.text,
-                    );
+                    let r = self.mail(&m.sender.text);
+                    if r.is_ok() {
+                        self.sender = m.sender.text.clone();
+                        self.accepted = 0;
+                    }
                     self.session.mail_result(r);
                 }
                 Event::Recipient(addr) => {
-                    let authed = self.session.auth_user().is_some();
-                    let r = policy::recipient(self.cfg, self.directory.as_ref(), &addr, authed);
+                    let r = self.recipient(&addr);
+                    if r.is_ok() {
+                        self.accepted += 1;
+                    }
                     self.session.recipient_result(r);
                 }
                 Event::Auth { user, password } => {
@@ -158,13 +187,53 @@ impl Driver<'_> {
                 }
                 Event::Handshake => self.handshake()?,
                 Event::Message(m) => {
-                    let r = self.enqueue(&m);
+                    let r = self.message(&m);
                     self.session.message_result(r);
                 }
                 Event::Close => return self.flush(),
                 Event::Awaiting => return Err(Stop::Gone("internal error: unanswered".into())),
             }
         }
+    }
+
+    /// MAIL FROM: block list, sender ownership, message rate.
+    fn mail(&self, sender: &str) -> Result<(), Reply> {
+        let user = self.session.auth_user();
+        self.gate.sender(sender, user.is_some())?;
+        policy::sender(self.cfg, self.directory.as_ref(), user, sender)?;
+        self.limits.mail(user)
+    }
+
+    /// RCPT TO: local or relay rules, the recipient's block list, recipient rate.
+    fn recipient(&self, addr: &str) -> Result<(), Reply> {
+        let user = self.session.auth_user();
+        let dir = self.directory.as_ref();
+        policy::recipient(self.cfg, dir, addr, user.is_some())?;
+        self.gate.recipient(self.cfg, dir, addr, &self.sender)?;
+        self.limits.recipient(user, self.accepted)
+    }
+
+    /// End of data: DMARC p=reject (if configured; an allow-listed sender or client passes),
+    /// then the spool; a queued message counts against the rate limits.
+    fn message(&mut self, m: &Message) -> Reply {
+        let user = self.session.auth_user();
+        let allowed = self.gate.allowlisted(&m.sender);
+        if let Some(r) = dmarc::check(self.cfg, &self.ip, self.session.helo(), user, m) {
+            if !allowed {
+                return r;
+            }
+            mlog!(
+                "dmarc: from={} sender=<{}> allow-listed, accepted",
+                self.ip,
+                m.sender
+            );
+        }
+        let r = self.enqueue(m);
+        if r.code == 250 {
+            self.limits
+                .record(self.session.auth_user(), m.recipients.len());
+        }
+        r
     }
 
     fn queue_reply(&mut self, r: &Reply) {

@@ -1,29 +1,42 @@
-//! spam-scan: the stage between `spool/incoming` and `spool/queue`.
+//! spam-scan: the stage between `spool/incoming` and `spool/queue` (or `spool/quarantine`).
 //!
 //! Contract: `spam-scan [--config FILE] [--once] [--filter]`.
 //! - Daemon (default): watches `incoming/` (inotify, plus a scan every `SCAN_EVERY` as a
-//!   safety net). Per committed message: parse it, add one `X-Spam-Scan:` header at the top
-//!   (unless it is already there), rename it into `queue/` (the envelope is left as smtpd
-//!   wrote it).
-//!   Logs `<ID>: scanned parts=<n> -> queue`. A message that cannot be read stays where it
-//!   is and is retried on the next scan. Also deletes drafts older than a day from `tmp/`.
+//!   safety net). Per committed message (`judge`): remove forged `X-Spam-*` fields, run the
+//!   rules (`rules`), stream it to clamd (`clamd`), add the local recipients' Bayes
+//!   probability and spamd's score, then put our block on top: `X-Spam-Scan:` (host, parts,
+//!   verdict, virus), `X-Spam-Score:`, `X-Spam-Status:`. Verdict by `[scan]` thresholds:
+//!   `pass`/`junk` → `queue/` (local-deliver files `junk` into `.Junk`), `quarantine`/`virus`
+//!   → `quarantine/` with `quarantine_reason` in the envelope (never delivered unless
+//!   `mailctl quarantine release`). Logs `<ID>: scanned parts=<n> verdict=<v> score=<s> ->
+//!   <stage>`. A message that cannot be read, or while clamd cannot answer (unless
+//!   `on_scanner_failure = "accept"`), stays in incoming and is retried on the next pass.
+//!   Also deletes drafts older than a day from `tmp/`.
 //! - `--once`: the same for what is there now, then exit.
-//! - `--filter`: a message on stdin; prints the verdict (`pass`) and the header line on
-//!   stdout; exit 0. Touches no spool.
+//! - `--filter`: a message on stdin; prints the verdict (`pass`, `junk`, `quarantine`,
+//!   `virus`, or `tempfail` and a `# reason` line) and our header lines on stdout; exit 0.
+//!   Touches no spool.
 //!
 //! Work is done in batches (all of `incoming/` at a wake-up, at most `BATCH` at a time): each
-//! message is read and parsed once, then the batch is rewritten and moved with one
-//! `Spool::advance`, so the fsyncs are shared (see `spool::batch` for their order).
+//! message is read and judged once, then the batch is rewritten and moved with one
+//! `Spool::advance` per destination, so the fsyncs are shared (see `spool::batch`).
 //!
 //! SIGTERM/SIGINT: the current batch is finished, then exit 0.
 //! Crash safety: every step is an atomic rename after an fsync; a crash before the move
-//! repeats the scan, and a header already added (crash between the rewrite and the move) is
-//! not added twice.
+//! repeats the work, and a message already carrying our block at the top (crash between the
+//! rewrite and the move) keeps the verdict written there and gets no second block.
 //! Exit codes: 0 done; 75 spool unusable or stdin unreadable.
 
+mod clamd;
+mod headers;
+mod judge;
+mod rules;
+mod spamd;
 mod verdict;
 
-pub use verdict::{analyze, Report, HEADER};
+pub use headers::{mark_released, read_ours, Ours};
+pub use judge::{judge, Context, Judged};
+pub use verdict::{analyze, Hit, Report, Verdict, HEADER};
 
 use crate::config::Config;
 use crate::exit::Exit;
@@ -76,9 +89,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     }
     let spool = Spool::open(&cfg.spool_dir)?;
     clean(&spool);
+    let ctx = Context::new(cfg);
     let mut failing = HashSet::new();
     if opts.once {
-        scan_incoming(cfg, &spool, &mut failing);
+        scan_incoming(cfg, &ctx, &spool, &mut failing);
         return Ok(());
     }
     wake::on_stop_signals().map_err(|e| Error::Setup(format!("signal handlers: {e}")))?;
@@ -92,7 +106,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     mlog!("started spool={}", cfg.spool_dir.display());
     let mut cleaned = Instant::now();
     while !wake::stop_requested() {
-        scan_incoming(cfg, &spool, &mut failing);
+        scan_incoming(cfg, &ctx, &spool, &mut failing);
         if cleaned.elapsed() >= CLEAN_EVERY {
             clean(&spool);
             cleaned = Instant::now();
@@ -105,9 +119,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
 
 /// Filter mode: verdict line and header line for one message.
 pub fn filter(cfg: &Config, message: &[u8], out: &mut impl Write) -> std::io::Result<()> {
-    let r = analyze(message);
-    writeln!(out, "{}", r.verdict)?;
-    writeln!(out, "{HEADER}: {}", r.value(&cfg.hostname))?;
+    let env = crate::spool::Envelope::default();
+    let r = match judge::judge(cfg, &Context::new(cfg), "filter", &env, message) {
+        Ok(j) => j.report,
+        Err(e) => {
+            writeln!(out, "tempfail")?;
+            writeln!(out, "# {e}")?;
+            return out.flush();
+        }
+    };
+    writeln!(out, "{}", r.verdict.name())?;
+    for (name, value) in r.headers(&cfg.hostname) {
+        writeln!(out, "{name}: {}", value.replace("\r\n", "\n"))?;
+    }
     out.flush()
 }
 
@@ -119,7 +143,12 @@ pub const BATCH: usize = 64;
 /// Scans every committed message in `incoming/`, in batches of at most `BATCH`; returns how
 /// many moved to the queue. `failing` remembers ids already reported as failing, so each is
 /// logged once.
-pub fn scan_incoming(cfg: &Config, spool: &Spool, failing: &mut HashSet<String>) -> usize {
+pub fn scan_incoming(
+    cfg: &Config,
+    ctx: &Context,
+    spool: &Spool,
+    failing: &mut HashSet<String>,
+) -> usize {
     let ids = match spool.list(Stage::Incoming) {
         Ok(ids) => ids,
         Err(e) => {
@@ -132,7 +161,7 @@ pub fn scan_incoming(cfg: &Config, spool: &Spool, failing: &mut HashSet<String>)
         if wake::stop_requested() {
             break;
         }
-        for (id, r) in scan_batch(cfg, spool, chunk) {
+        for (id, r) in scan_batch(cfg, ctx, spool, chunk) {
             match r {
                 Ok(Some(_)) => {
                     failing.remove(&id);
@@ -150,85 +179,180 @@ pub fn scan_incoming(cfg: &Config, spool: &Spool, failing: &mut HashSet<String>)
     moved
 }
 
-/// Scans one message and moves it to the queue. `Ok(None)`: it was no longer there.
-pub fn scan_one(cfg: &Config, spool: &Spool, id: &str) -> spool::Result<Option<Report>> {
+/// Scans one message and moves it on. `Ok(None)`: it was no longer there.
+pub fn scan_one(
+    cfg: &Config,
+    ctx: &Context,
+    spool: &Spool,
+    id: &str,
+) -> Result<Option<Report>, Failed> {
     let ids = [id.to_string()];
-    match scan_batch(cfg, spool, &ids).pop() {
+    match scan_batch(cfg, ctx, spool, &ids).pop() {
         Some((_, r)) => r,
         None => Ok(None),
     }
 }
 
-/// Scans a batch: reads and judges each message once, then rewrites and moves them all with
-/// one `Spool::advance`. Per id: the report, `None` when it was gone, or the error.
+/// A message ready to move: where to, and what to write.
+struct Prepared {
+    adv: Advance,
+    report: Report,
+    to: Stage,
+}
+
+/// Scans a batch: reads and judges each message once, then rewrites and moves them with one
+/// `Spool::advance` per destination (queue, quarantine). Per id: the report, `None` when it
+/// was gone, or the error. Once clamd fails, the rest of the batch is not offered to it.
 fn scan_batch(
     cfg: &Config,
+    ctx: &Context,
     spool: &Spool,
     ids: &[String],
-) -> Vec<(String, spool::Result<Option<Report>>)> {
+) -> Vec<(String, Result<Option<Report>, Failed>)> {
     let mut out = Vec::with_capacity(ids.len());
-    let mut batch = Vec::with_capacity(ids.len());
-    let mut reports = Vec::with_capacity(ids.len());
+    let mut ready = Vec::with_capacity(ids.len());
+    let mut scanner_down: Option<String> = None;
     for id in ids {
-        match prepare(cfg, spool, id) {
-            Ok(Some((adv, report))) => {
-                batch.push(adv);
-                reports.push(report);
+        if let Some(e) = &scanner_down {
+            out.push((id.clone(), Err(Failed::Scanner(e.clone()))));
+            continue;
+        }
+        match prepare(cfg, ctx, spool, id) {
+            Ok(Some(p)) => ready.push(p),
+            Ok(None) => out.push((id.clone(), Ok(None))),
+            Err(Failed::Scanner(e)) => {
+                out.push((id.clone(), Err(Failed::Scanner(e.clone()))));
+                scanner_down = Some(e);
             }
-            r => out.push((id.clone(), r.map(|_| None))),
+            Err(e) => out.push((id.clone(), Err(e))),
         }
     }
-    let results = spool.advance(Stage::Incoming, Stage::Queue, &batch);
-    for ((adv, report), r) in batch.into_iter().zip(reports).zip(results) {
-        let r = match r {
-            Ok(()) => {
-                log_moved(&adv.id, &report);
-                Ok(Some(report))
-            }
-            Err(spool::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        };
-        out.push((adv.id, r));
+    for to in [Stage::Queue, Stage::Quarantine] {
+        let (batch, reports): (Vec<Advance>, Vec<Report>) = ready
+            .iter()
+            .filter(|p| p.to == to)
+            .map(|p| (p.adv.clone(), p.report.clone()))
+            .unzip();
+        if batch.is_empty() {
+            continue;
+        }
+        let results = spool.advance(Stage::Incoming, to, &batch);
+        for ((adv, report), r) in batch.into_iter().zip(reports).zip(results) {
+            let r = match r {
+                Ok(()) => {
+                    log_moved(&adv.id, &report, to);
+                    Ok(Some(report))
+                }
+                Err(spool::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+            out.push((adv.id, r));
+        }
     }
     out
 }
 
-/// Reads one message and decides what to write: the header on top, unless it is already
-/// there (a rescan after a crash between the rewrite and the move; smtpd puts `Received:`
-/// first, so only spam-scan ever puts `X-Spam-Scan:` there) or an older spam-scan recorded
-/// `scanned` in the envelope. The envelope is not rewritten: in `queue/` a message has been
-/// scanned, and not writing it saves a file, two fsyncs and a rename per message.
-/// `None`: gone from incoming.
-fn prepare(cfg: &Config, spool: &Spool, id: &str) -> spool::Result<Option<(Advance, Report)>> {
-    let envelope = match spool.read_envelope(Stage::Incoming, id) {
+/// Why a message stays in incoming for now (both temporary).
+#[derive(Debug, thiserror::Error)]
+pub enum Failed {
+    #[error("{0}")]
+    Spool(#[from] spool::Error),
+    /// clamd could not answer (and `on_scanner_failure` is not `accept`).
+    #[error("virus scanner unavailable: {0}")]
+    Scanner(String),
+}
+
+/// Reads one message and decides what to write and where it goes. A message that already
+/// starts with our block (a rescan after a crash between the rewrite and the move; smtpd puts
+/// `Received:` first, so only spam-scan ever puts `X-Spam-Scan:` there) keeps its verdict and
+/// is not scanned again; so does one an older spam-scan marked `scanned` in the envelope.
+/// The envelope is rewritten only for quarantine (the reason). `None`: gone from incoming.
+fn prepare(
+    cfg: &Config,
+    ctx: &Context,
+    spool: &Spool,
+    id: &str,
+) -> Result<Option<Prepared>, Failed> {
+    let mut envelope = match spool.read_envelope(Stage::Incoming, id) {
         Ok(e) => e,
         Err(spool::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let msg = match spool.read_message(Stage::Incoming, id) {
         Ok(m) => m,
         Err(spool::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    let report = analyze(&msg);
-    let mut message = None;
-    if !envelope.scanned && !verdict::already_marked(&msg, &cfg.hostname) {
-        message = Some(verdict::with_header(&msg, &report.value(&cfg.hostname)));
+    let (report, message) = match headers::read_ours(&msg, &cfg.hostname) {
+        Some(ours) => (rescanned(&msg, ours), None),
+        None if envelope.scanned => (analyze(&msg), None),
+        None => {
+            let j = judge::judge(cfg, ctx, id, &envelope, &msg).map_err(Failed::Scanner)?;
+            (j.report, Some(j.message))
+        }
+    };
+    let held = report.verdict.is_held();
+    let mut new_envelope = None;
+    if held && envelope.quarantine_reason.is_none() {
+        envelope.quarantine_reason = Some(reason(&report, cfg));
+        new_envelope = Some(envelope);
     }
-    let adv = Advance {
-        id: id.to_string(),
-        message,
-        envelope: None,
-    };
-    Ok(Some((adv, report)))
+    Ok(Some(Prepared {
+        adv: Advance {
+            id: id.to_string(),
+            message,
+            envelope: new_envelope,
+        },
+        to: if held {
+            Stage::Quarantine
+        } else {
+            Stage::Queue
+        },
+        report,
+    }))
 }
 
-fn log_moved(id: &str, report: &Report) {
+/// The report of a message we already judged, from our block at its top.
+fn rescanned(msg: &[u8], ours: headers::Ours) -> Report {
+    let mut r = analyze(msg);
+    r.hits.clear();
+    if let Some(s) = ours.score {
+        r.hits.push(verdict::Hit::new("RESCAN", s));
+    }
+    r.verdict = ours.verdict;
+    r.virus = ours.virus;
+    r
+}
+
+/// The quarantine reason recorded in the envelope.
+fn reason(report: &Report, cfg: &Config) -> String {
+    match &report.virus {
+        Some(v) => format!("virus {v}"),
+        None => format!(
+            "score {:.1} >= {:.1}",
+            report.score(),
+            cfg.scan.quarantine_score
+        ),
+    }
+}
+
+fn log_moved(id: &str, report: &Report, to: Stage) {
     let problems = match report.problems.is_empty() {
         true => String::new(),
         false => format!(" problems={}", report.problems.join(",")),
     };
-    mlog!("{id}: scanned parts={}{problems} -> queue", report.parts);
+    let virus = report
+        .virus
+        .as_ref()
+        .map(|v| format!(" virus={v}"))
+        .unwrap_or_default();
+    mlog!(
+        "{id}: scanned parts={} verdict={} score={:.1}{virus}{problems} -> {}",
+        report.parts,
+        report.verdict.name(),
+        report.score(),
+        to.name()
+    );
 }
 
 fn clean(spool: &Spool) {
@@ -240,86 +364,5 @@ fn clean(spool: &Spool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::spool::{Envelope, Recipient};
-    use std::path::Path;
-
-    fn cfg(root: &Path) -> Config {
-        let text = "hostname = \"mx.test\"\nspool_dir = \"spool\"\nmail_root = \"m\"\nusers_file = \"u\"\n";
-        Config::parse(&root.join("mail.toml"), text).unwrap()
-    }
-
-    #[test]
-    fn once_moves_incoming_to_queue_with_one_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = cfg(dir.path());
-        let spool = Spool::open(&cfg.spool_dir).unwrap();
-        let env = Envelope {
-            sender: "a@x.test".into(),
-            recipients: vec![Recipient::new("b@y.test")],
-            ..Envelope::default()
-        };
-        let body = b"From: a@x.test\r\nSubject: hi\r\n\r\nhello\r\n";
-        let id = spool.enqueue(Stage::Incoming, &env, body).unwrap();
-        run(
-            &cfg,
-            &Options {
-                once: true,
-                filter: false,
-            },
-        )
-        .unwrap();
-        assert!(spool.list(Stage::Incoming).unwrap().is_empty());
-        assert_eq!(spool.list(Stage::Queue).unwrap(), vec![id.clone()]);
-        let msg = spool.read_message(Stage::Queue, &id).unwrap();
-        let text = String::from_utf8(msg).unwrap();
-        assert!(
-            text.starts_with(
-                "X-Spam-Scan: mx.test; parts=1; verdict=pass; problems=no-date\r\nFrom:"
-            ),
-            "{text}"
-        );
-        assert!(text.ends_with("hello\r\n"));
-        assert_eq!(
-            spool
-                .read_envelope(Stage::Queue, &id)
-                .unwrap()
-                .recipients
-                .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn rescan_after_crash_adds_no_second_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = cfg(dir.path());
-        let spool = Spool::open(&cfg.spool_dir).unwrap();
-        let env = Envelope {
-            recipients: vec![Recipient::new("b@y.test")],
-            ..Envelope::default()
-        };
-        // As if a crash hit after the header was written but before the move to the queue.
-        let msg = b"X-Spam-Scan: mx.test; parts=1; verdict=pass\r\nSubject: x\r\n\r\n.\r\n";
-        let id = spool.enqueue(Stage::Incoming, &env, msg).unwrap();
-        assert!(scan_one(&cfg, &spool, &id).unwrap().is_some());
-        assert_eq!(spool.read_message(Stage::Queue, &id).unwrap(), msg);
-        assert!(
-            scan_one(&cfg, &spool, &id).unwrap().is_none(),
-            "gone from incoming"
-        );
-    }
-
-    #[test]
-    fn filter_prints_verdict_and_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut out = Vec::new();
-        filter(&cfg(dir.path()), b"Subject: x\n\nbody\n", &mut out).unwrap();
-        let out = String::from_utf8(out).unwrap();
-        assert_eq!(
-            out,
-            "pass\nX-Spam-Scan: mx.test; parts=1; verdict=pass; problems=no-from,no-date\n"
-        );
-    }
-}
+#[path = "tests.rs"]
+mod tests;

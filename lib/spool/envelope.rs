@@ -4,6 +4,7 @@
 //! fields while an older stage still runs.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Envelope {
@@ -40,6 +41,48 @@ pub struct Envelope {
     /// which spares an envelope rewrite per message.
     #[serde(default)]
     pub scanned: bool,
+    /// Why spam-scan put the message in `quarantine/` (`virus Eicar-Signature`, or
+    /// `score 16.2 >= 15.0`); `None` outside quarantine. Read by `mailctl quarantine`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_reason: Option<String>,
+    /// DSN RET of MAIL (RFC 3461 4.3): `FULL` or `HDRS`; `None` when the client gave none
+    /// (a bounce then returns the full message up to `[bounce] max_returned_size`).
+    #[serde(default)]
+    pub ret: Option<String>,
+    /// DSN ENVID of MAIL (RFC 3461 4.4), xtext-decoded; copied into DSNs.
+    #[serde(default)]
+    pub envid: Option<String>,
+    /// DSN NOTIFY per RCPT (RFC 3461 4.1), keyed by the RCPT address as recorded (a
+    /// recipient's `original`, else its `address`): `NEVER` or a comma list of `SUCCESS`,
+    /// `FAILURE`, `DELAY`. A recipient missing here gave none (failure and delay notices).
+    /// Kept beside the recipients, not in them, so alias expansion carries it unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dsn_notify: BTreeMap<String, String>,
+    /// DSN ORCPT per RCPT (RFC 3461 4.2), keyed like `dsn_notify`: `addr-type;address`,
+    /// xtext-decoded, e.g. `rfc822;user@example.org`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dsn_orcpt: BTreeMap<String, String>,
+    /// FUTURERELEASE (RFC 4865): unix seconds before which the message must not be
+    /// delivered; 0 for none. smtpd also sets `next_attempt` to it, so queue-runner waits.
+    #[serde(default)]
+    pub hold_until: u64,
+    /// REQUIRETLS (RFC 8689) was given on MAIL: relay only over verified TLS.
+    #[serde(default)]
+    pub require_tls: bool,
+    /// A delay warning DSN has been sent for this message (sent once).
+    #[serde(default)]
+    pub delay_warned: bool,
+    /// DNS block list zones that listed the client when smtpd accepted it with
+    /// `[policy] dnsbl_action = "score"` (spam-scan adds `dnsbl_score` per zone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dnsbl_hits: Vec<String>,
+    /// DNS allow list zones that listed the client (spam-scan adds `dnswl_score` per zone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dnswl_hits: Vec<String>,
+    /// The sender or client is on an allow list (`mailctl allow`): spam-scan skips scoring
+    /// (virus scanning still applies).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allowlisted: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

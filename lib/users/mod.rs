@@ -11,18 +11,24 @@
 //! `{PLAIN}`/`{CLEARTEXT}` (tests, migration). An unknown user costs a dummy hash, so timing
 //! does not tell which users exist.
 //!
-//! Hashing and checking live in `users::password` (re-exported here).
+//! Hashing and checking live in `users::password` (re-exported here); app passwords (extra
+//! per-client passwords) in `users::app`, in a file beside this one; the locked atomic
+//! rewrite in `users::file`. `verify` is the one login check smtpd, imapd and pop3d use: the
+//! main password or any unrevoked app password, refused for a disabled user (Dovecot's
+//! `nologin` extra field, which `mailctl user disable` writes; mail is still accepted).
 //! Knows nothing of Maildirs or SMTP. Errors: `users::Error`; parse errors name file and line;
 //! only I/O errors are temporary.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use crate::config::Config;
 
+pub mod app;
+pub mod file;
 mod password;
+pub mod quota;
+pub use app::{AppPassword, AppPasswords};
 pub use password::{hash_password, verify_hash, DUMMY_HASH};
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +121,24 @@ impl User {
         })
     }
 
+    /// True when logins are refused: a Dovecot `nologin` extra field (any value but
+    /// `n`/`no`/`0`/`false`). Mail is still delivered.
+    pub fn disabled(&self) -> bool {
+        self.extra.iter().any(|f| match f.split_once('=') {
+            None => f == "nologin",
+            Some((k, v)) => k == "nologin" && !matches!(v, "n" | "no" | "0" | "false"),
+        })
+    }
+
+    /// Sets or clears the `nologin` extra field.
+    pub fn set_disabled(&mut self, disabled: bool) {
+        self.extra
+            .retain(|f| f != "nologin" && !f.starts_with("nologin="));
+        if disabled {
+            self.extra.push("nologin=y".into());
+        }
+    }
+
     /// The line as written to the file (no newline).
     pub fn to_line(&self) -> String {
         format!(
@@ -134,6 +158,8 @@ impl User {
 #[derive(Debug, Clone, Default)]
 pub struct UserDb {
     pub users: Vec<User>,
+    /// App passwords from the file beside the users file (`load` reads it; `parse` does not).
+    pub app: AppPasswords,
 }
 
 /// A line that holds no user.
@@ -143,13 +169,15 @@ fn is_comment(line: &str) -> bool {
 }
 
 impl UserDb {
-    /// Reads the file; a missing file is an empty database.
+    /// Reads the file and its app passwords; a missing file is an empty database.
     pub fn load(path: &Path) -> Result<UserDb, Error> {
-        match fs::read_to_string(path) {
-            Ok(text) => UserDb::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserDb::default()),
-            Err(e) => Err(io_err(path)(e)),
-        }
+        let mut db = match fs::read_to_string(path) {
+            Ok(text) => UserDb::parse(path, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => UserDb::default(),
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        db.app = AppPasswords::load(path)?;
+        Ok(db)
     }
 
     /// Parses file text as if read from `path` (named in errors).
@@ -179,15 +207,31 @@ impl UserDb {
         self.users.iter().find(|u| u.address == a)
     }
 
-    /// Checks a password in constant-ish time against the stored hash. An unknown user
-    /// spends the time of one SHA512-CRYPT so timing does not reveal who exists.
+    /// Checks a login: the main password, else each of the user's app passwords. A
+    /// disabled user is refused (after the same work, so timing does not tell), and an
+    /// unknown user spends one SHA512-CRYPT so timing does not reveal who exists.
     pub fn verify(&self, address: &str, password: &str) -> bool {
-        match self.get(address) {
-            Some(u) => verify_hash(&u.password, password),
-            None => {
-                let _ = verify_hash(DUMMY_HASH, password);
-                false
+        let Some(u) = self.get(address) else {
+            let _ = verify_hash(DUMMY_HASH, password);
+            return false;
+        };
+        let ok = verify_hash(&u.password, password)
+            || self
+                .app
+                .of(&u.address)
+                .any(|a| verify_hash(&a.hash, password));
+        ok && !u.disabled()
+    }
+
+    /// Disables or enables logins for a user.
+    pub fn set_disabled(&mut self, address: &str, disabled: bool) -> Result<(), Error> {
+        let a = address.to_lowercase();
+        match self.users.iter_mut().find(|u| u.address == a) {
+            Some(u) => {
+                u.set_disabled(disabled);
+                Ok(())
             }
+            None => Err(Error::NotFound(a)),
         }
     }
 
@@ -241,40 +285,12 @@ impl UserDb {
         Ok(out)
     }
 
-    /// Rewrites the file keeping its comments and unchanged lines verbatim: tmp, fsync,
-    /// rename, fsync the directory. Keeps the old file's mode and (when allowed) owner.
+    /// Rewrites the file keeping its comments and unchanged lines verbatim (`file::replace`:
+    /// tmp, fsync, rename, fsync the directory; mode and owner kept).
     fn write_locked(&self, path: &Path) -> Result<(), Error> {
-        let old = match fs::read_to_string(path) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(path)(e)),
-        };
+        let old = file::read_optional(path).map_err(io_err(path))?;
         let text = self.render(old.as_deref().unwrap_or(""));
-        let meta = fs::metadata(path).ok();
-        let mode = meta.as_ref().map_or(0o640, |m| m.mode() & 0o7777);
-        let tmp = sibling(path, ".tmp");
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        if let Some(m) = &meta {
-            // Only root can give the file away; as anyone else it is ours already.
-            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
-        }
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err(&tmp))?;
-        fs::rename(&tmp, path).map_err(io_err(path))?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))
+        file::replace(path, &text, 0o640).map_err(io_err(path))
     }
 
     /// The new file text: `old`'s comments kept, its user lines replaced by ours (verbatim
@@ -315,38 +331,11 @@ impl UserDb {
     }
 }
 
-/// An exclusive flock on `<path>.lock`, released on drop.
-pub struct Lock {
-    _file: File,
-}
+pub use file::Lock;
 
 /// Takes the users file's lock (blocking), so read-modify-write runs one at a time.
 pub fn lock(path: &Path) -> Result<Lock, Error> {
-    let lock_path = sibling(path, ".lock");
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
-    loop {
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
-        if rc == 0 {
-            return Ok(Lock { _file: file });
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(io_err(&lock_path)(e));
-        }
-    }
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_os_string();
-    s.push(suffix);
-    PathBuf::from(s)
+    file::lock(path).map_err(io_err(&file::sibling(path, ".lock")))
 }
 
 /// Checks and normalises the address of a new user: `local@domain`, local part of
@@ -375,6 +364,11 @@ pub fn check_new_address(cfg: &Config, address: &str) -> Result<String, Error> {
     }
     if !cfg.is_local_domain(domain) {
         return Err(bad("domain is not one of the configured [domains]"));
+    }
+    if cfg.is_alias_domain(domain) {
+        return Err(bad(
+            "domain is an alias (alias_of); add the user in its target domain",
+        ));
     }
     Ok(a)
 }
@@ -457,6 +451,40 @@ short@example.test:{PLAIN}pw
             d.add("demo@example.test", "x"),
             Err(Error::Exists(_))
         ));
+    }
+
+    #[test]
+    fn disabled_users_and_app_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        UserDb::modify(&path, |db| db.add("a@example.test", "main")).unwrap();
+        AppPasswords::modify(&path, |a| {
+            a.add("a@example.test", "phone", "app1", 1)?;
+            a.add("a@example.test", "laptop", "app2", 2)
+        })
+        .unwrap();
+        let db = UserDb::load(&path).unwrap();
+        for pw in ["main", "app1", "app2"] {
+            assert!(db.verify("a@example.test", pw), "{pw}");
+        }
+        assert!(!db.verify("a@example.test", "app3"));
+        AppPasswords::modify(&path, |a| a.revoke("a@example.test", "phone")).unwrap();
+        let db = UserDb::load(&path).unwrap();
+        assert!(!db.verify("a@example.test", "app1"), "revoked still works");
+        assert!(db.verify("a@example.test", "app2") && db.verify("a@example.test", "main"));
+
+        UserDb::modify(&path, |db| db.set_disabled("a@example.test", true)).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.trim_end().ends_with(":nologin=y"), "{text}");
+        let db = UserDb::load(&path).unwrap();
+        assert!(db.get("a@example.test").unwrap().disabled());
+        assert!(!db.verify("a@example.test", "main") && !db.verify("a@example.test", "app2"));
+        UserDb::modify(&path, |db| db.set_disabled("a@example.test", false)).unwrap();
+        assert!(UserDb::load(&path)
+            .unwrap()
+            .verify("a@example.test", "main"));
+        let u = User::parse_line("x@y:{PLAIN}p:::::: nologin=n").unwrap();
+        assert!(!u.disabled());
     }
 
     #[test]

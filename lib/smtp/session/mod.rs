@@ -1,18 +1,25 @@
 //! The SMTP server session: bytes in (`feed`), events out (`next_event`), answers back
 //! (`mail_result`, `recipient_result`, `auth_result`, `starttls_result`, `message_result`).
-//! Owns command sequencing, limits on lines, recipients, errors and message size, DATA and
-//! BDAT framing (`chunking`), and AUTH PLAIN/LOGIN decoding (`auth`). Leaves to the caller
+//! Owns command sequencing, limits on lines, recipients, errors and message size, MAIL/RCPT/
+//! DATA (`transaction`), BDAT framing (`chunking`), AUTH PLAIN/LOGIN decoding (`auth`), and
+//! the DSN, FUTURERELEASE and REQUIRETLS parameters (`extensions`). Leaves to the caller
 //! every decision that needs the world: who is local, whether a password is right, whether
-//! the spool took the message, the TLS handshake, the clock. Never fails: every problem
-//! becomes a reply.
+//! the spool took the message, the TLS handshake. The clock is read only through the
+//! replaceable `clock` function (see `extensions`). Never fails: every problem becomes a
+//! reply.
 
 mod auth;
 mod chunking;
+mod extensions;
+mod transaction;
+
+pub use extensions::RcptDsn;
 
 use std::collections::VecDeque;
 
-use super::command::{self, Body, Command, MailFrom};
+use super::command::{self, Body, Command, MailFrom, RcptTo};
 use super::data::DataReceiver;
+use super::dsn::Ret;
 use super::reply::{self, Reply};
 
 /// Command lines longer than this (CRLF included) get `500 5.5.2 Line too long`.
@@ -50,6 +57,15 @@ pub struct Message {
     pub body: Vec<u8>,
     pub eight_bit: bool,
     pub smtputf8: bool,
+    /// DSN parameters of each recipient, index for index with `recipients`.
+    pub recipient_dsn: Vec<RcptDsn>,
+    /// DSN RET and ENVID of MAIL.
+    pub ret: Option<Ret>,
+    pub envid: Option<String>,
+    /// FUTURERELEASE: unix seconds to release at, 0 for no hold.
+    pub hold_until: u64,
+    /// REQUIRETLS was given (only possible over TLS).
+    pub require_tls: bool,
 }
 
 /// What the caller must do next.
@@ -110,8 +126,9 @@ enum State {
 /// A question handed to the caller and not yet answered.
 #[derive(Debug)]
 enum Pending {
-    Mail(MailFrom),
-    Recipient(String),
+    /// With the release time the hold asked for (0: none).
+    Mail(MailFrom, u64),
+    Recipient(RcptTo),
     Auth(String),
     StartTls,
     Message,
@@ -123,6 +140,11 @@ struct Transaction {
     eight_bit: bool,
     smtputf8: bool,
     recipients: Vec<String>,
+    recipient_dsn: Vec<RcptDsn>,
+    ret: Option<Ret>,
+    envid: Option<String>,
+    hold_until: u64,
+    require_tls: bool,
     /// BDAT has been used: DATA is refused from now on.
     chunking: bool,
     chunks: Vec<u8>,
@@ -145,6 +167,8 @@ pub struct Session {
     commands: u32,
     verb: &'static str,
     arg: String,
+    /// Unix seconds now; see `set_clock`.
+    clock: fn() -> u64,
 }
 
 impl Session {
@@ -165,6 +189,7 @@ impl Session {
             commands: 0,
             verb: "CONNECT",
             arg: String::new(),
+            clock: extensions::system_clock,
             settings,
         };
         let greeting = reply::greeting(&s.settings.hostname);
@@ -238,7 +263,7 @@ impl Session {
     // --- answers --------------------------------------------------------------------------
 
     pub fn mail_result(&mut self, result: Result<(), Reply>) {
-        let Some(Pending::Mail(m)) = self.pending.take() else {
+        let Some(Pending::Mail(m, hold_until)) = self.pending.take() else {
             return;
         };
         match result {
@@ -247,6 +272,10 @@ impl Session {
                     sender: m.sender.text,
                     eight_bit: m.body == Body::EightBitMime,
                     smtputf8: m.smtputf8,
+                    ret: m.ret,
+                    envid: m.envid,
+                    hold_until,
+                    require_tls: m.require_tls,
                     ..Transaction::default()
                 });
                 self.state = State::Mail;
@@ -257,12 +286,16 @@ impl Session {
     }
 
     pub fn recipient_result(&mut self, result: Result<(), Reply>) {
-        let Some(Pending::Recipient(addr)) = self.pending.take() else {
+        let Some(Pending::Recipient(rcpt)) = self.pending.take() else {
             return;
         };
         match (result, self.txn.as_mut()) {
             (Ok(()), Some(txn)) => {
-                txn.recipients.push(addr);
+                txn.recipients.push(rcpt.text);
+                txn.recipient_dsn.push(RcptDsn {
+                    notify: rcpt.notify,
+                    orcpt: rcpt.orcpt,
+                });
                 self.state = State::Rcpt;
                 self.reply(reply::recipient_ok());
             }
@@ -450,7 +483,7 @@ impl Session {
             Command::Ehlo(name) => self.hello(name, true),
             Command::Helo(name) => self.hello(name, false),
             Command::Mail(m) => self.mail(m),
-            Command::Rcpt(a) => self.rcpt(a),
+            Command::Rcpt(r) => self.rcpt(r),
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
@@ -487,6 +520,7 @@ impl Session {
             "ENHANCEDSTATUSCODES".into(),
             "CHUNKING".into(),
         ];
+        kw.extend(self.extension_keywords());
         if self.settings.starttls && !self.tls_active {
             kw.push("STARTTLS".into());
         }
@@ -495,77 +529,6 @@ impl Session {
         }
         kw.push("HELP".into());
         self.reply(reply::ehlo(&host, &kw));
-    }
-
-    fn mail(&mut self, m: MailFrom) {
-        self.arg = m.sender.text.clone();
-        if self.helo.is_none() {
-            return self.reply(reply::need_helo());
-        }
-        if self.txn.is_some() {
-            return self.reply(reply::nested_mail());
-        }
-        if self.settings.auth_required && self.auth_user.is_none() {
-            return self.reply(reply::auth_required());
-        }
-        if m.size.is_some_and(|s| s > self.settings.max_message_size) {
-            return self.reply(reply::message_size_exceeds(self.settings.max_message_size));
-        }
-        self.ask(Pending::Mail(m.clone()), Event::Mail(m));
-    }
-
-    fn rcpt(&mut self, a: super::address::Address) {
-        self.arg = a.text.clone();
-        let Some(txn) = self.txn.as_ref() else {
-            return self.reply(reply::need_mail());
-        };
-        if txn.chunking {
-            return self.reply(reply::bdat_expected());
-        }
-        if txn.recipients.len() >= self.settings.max_recipients {
-            return self.reply(reply::too_many_recipients());
-        }
-        if a.utf8 && !txn.smtputf8 {
-            return self.reply(reply::utf8_address_without_smtputf8());
-        }
-        self.ask(Pending::Recipient(a.text.clone()), Event::Recipient(a.text));
-    }
-
-    fn data(&mut self) {
-        match (&self.state, self.txn.as_ref()) {
-            (_, Some(t)) if t.chunking => self.reply(reply::data_after_bdat()),
-            (State::Rcpt, Some(_)) => {
-                let recv = DataReceiver::new(self.settings.max_message_size);
-                self.state = State::Data(Box::new(recv));
-                self.reply(reply::start_data());
-            }
-            (State::Mail, Some(_)) => self.reply(reply::no_valid_recipients()),
-            (_, None) if self.helo.is_none() => self.reply(reply::need_helo()),
-            _ => self.reply(reply::need_mail()),
-        }
-    }
-
-    fn finish_data(&mut self) {
-        let State::Data(recv) = std::mem::replace(&mut self.state, State::Ready) else {
-            return;
-        };
-        if let Some(flaw) = recv.flaw() {
-            self.end_transaction();
-            return self.reply(flaw.reply());
-        }
-        self.deliver(recv.body);
-    }
-
-    fn deliver(&mut self, body: Vec<u8>) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        let msg = Message {
-            sender: txn.sender.clone(),
-            recipients: txn.recipients.clone(),
-            body,
-            eight_bit: txn.eight_bit,
-            smtputf8: txn.smtputf8,
-        };
-        self.ask(Pending::Message, Event::Message(msg));
     }
 
     fn starttls(&mut self) {

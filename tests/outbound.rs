@@ -1,0 +1,373 @@
+//! Outbound delivery: queue-runner of instance A (domain example.test) relays over SMTP to
+//! instance B (domain b.test), found through MX records of a real local DNS server, with a
+//! DKIM signature B verifies; to small scripted SMTP peers (Python) that answer 451 until
+//! told otherwise, refuse one recipient with 550, or stall at the final dot while
+//! queue-runner is killed; to a port nobody listens on (retried, then expired); and to a
+//! domain with a null MX (fails at once).
+
+use crate::harness::dns::{Dns, Record};
+use crate::harness::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+const BOB: &str = "bob@b.test";
+
+/// A scripted SMTP peer: `peer.py PORT DIR`. Saves each message as DIR/msg-N (recipients
+/// in the first line); answers RCPT with 451 while DIR/defer exists, 550 for addresses
+/// starting "nobody"; after DATA, creates DIR/got-data and waits while DIR/stall exists.
+const PEER: &str = r#"
+import os, socketserver, sys, time
+port, d = int(sys.argv[1]), sys.argv[2]
+class H(socketserver.StreamRequestHandler):
+    def say(self, s): self.wfile.write((s + "\r\n").encode()); self.wfile.flush()
+    def handle(self):
+        self.say("220 peer.test ESMTP")
+        rcpts = []
+        while True:
+            line = self.rfile.readline()
+            if not line: return
+            cmd = line.decode("utf-8", "replace").strip()
+            up = cmd.upper()
+            if up.startswith("EHLO"):
+                self.wfile.write(b"250-peer.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n250 DSN\r\n"); self.wfile.flush()
+            elif up.startswith("MAIL"): rcpts = []; self.say("250 2.1.0 ok")
+            elif up.startswith("RCPT"):
+                addr = cmd[cmd.index("<") + 1:cmd.index(">")]
+                if os.path.exists(os.path.join(d, "defer")): self.say("451 4.3.2 try again later")
+                elif addr.startswith("nobody"): self.say("550 5.1.1 <%s>: no such user here" % addr)
+                else: rcpts.append(addr); self.say("250 2.1.5 ok")
+            elif up == "DATA":
+                self.say("354 go")
+                body = []
+                while True:
+                    l = self.rfile.readline()
+                    if not l or l == b".\r\n": break
+                    body.append(l)
+                open(os.path.join(d, "got-data"), "w").close()
+                while os.path.exists(os.path.join(d, "stall")): time.sleep(0.05)
+                n = len([f for f in os.listdir(d) if f.startswith("msg-")])
+                tmp = os.path.join(d, "tmp-%d" % n)
+                with open(tmp, "wb") as f:
+                    f.write((" ".join(rcpts) + "\n").encode()); f.write(b"".join(body))
+                os.rename(tmp, os.path.join(d, "msg-%d" % n))
+                self.say("250 2.0.0 queued")
+            elif up == "QUIT": self.say("221 bye"); return
+            else: self.say("250 ok")
+class S(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+S(("127.0.0.1", port), H).serve_forever()
+"#;
+
+struct Peer {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Peer {
+    fn start() -> Peer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let child = Command::new("python3")
+            .arg("-c")
+            .arg(PEER)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3");
+        wait_for_port(port);
+        Peer { port, dir, child }
+    }
+
+    fn flag(&self, name: &str, on: bool) {
+        let p = self.dir.path().join(name);
+        if on {
+            std::fs::write(p, "").expect("flag");
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Messages received so far (first line: the accepted recipients).
+    fn messages(&self) -> Vec<String> {
+        list_files(self.dir.path())
+            .iter()
+            .filter(|p| file_name(p).starts_with("msg-"))
+            .map(|p| read(p))
+            .collect()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Waits for `what` to become true, showing the log of `s` on failure.
+fn wait_until(s: &Server, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        if start.elapsed() > PATIENCE * 2 {
+            panic!("never happened: {what}\n--- log ---\n{}", s.log());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Instance A: retries every second, `extra` appended (its [outbound]/[dns] lines).
+fn instance_a(extra: &str) -> Server {
+    instance_a_lifetime(extra, 600)
+}
+
+/// Instance A with a queue lifetime of `lifetime` seconds.
+fn instance_a_lifetime(extra: &str, lifetime: u64) -> Server {
+    let extra = extra.to_string();
+    Server::setup_with(move |t| {
+        let t = t
+            .replace("retry_base_secs = 300", "retry_base_secs = 1")
+            .replace("retry_max_secs = 4000", "retry_max_secs = 1")
+            .replace(
+                "max_lifetime_secs = 432000",
+                &format!("max_lifetime_secs = {lifetime}"),
+            );
+        format!("{t}\n{extra}\n")
+    })
+}
+
+/// Sends a message with smtplib over A's submission port, authenticated as demo.
+fn submit(a: &Server, to: &[&str], subject: &str) {
+    let script = r#"
+import smtplib, sys
+port, subject, to = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+msg = ("From: Demo <demo@example.test>\r\nTo: %s\r\nSubject: %s\r\n"
+       "Message-ID: <%s@example.test>\r\nDate: Sat, 28 Nov 2026 07:00:00 +0000\r\n\r\n"
+       "Hello from A.\r\n.leading dot\r\n" % (", ".join(to), subject, subject.replace(" ", "-")))
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.login("demo@example.test", "demo")
+    s.sendmail("demo@example.test", to, msg)
+"#;
+    let mut args = vec![a.ports.submission.to_string(), subject.to_string()];
+    args.extend(to.iter().map(|t| t.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = python(script, &args);
+    assert!(out.status.success(), "submit: {}", text(&out.stderr));
+}
+
+/// True once `addr` has failed for good: named in an envelope in spool/bounce with
+/// `reply_part`, or in a bounce delivered to demo (when the bounce stage already ran).
+fn failed_for_good(a: &Server, addr: &str, reply_part: &str) -> bool {
+    let bounce = a.spool().join("bounce");
+    let in_spool = std::fs::read_dir(&bounce)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| read_or_empty(&e.path().join("envelope")))
+        .any(|env| env.contains(addr) && env.contains(reply_part) && env.contains("failed"));
+    in_spool
+        || a.new_messages(DEMO)
+            .iter()
+            .map(|p| read(p))
+            .any(|m| m.contains(addr) && m.contains(reply_part))
+}
+
+fn read_or_empty(p: &PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn queue_empty(a: &Server) -> bool {
+    list_files_and_dirs(&a.spool().join("queue")).is_empty()
+        && list_files_and_dirs(&a.spool().join("incoming")).is_empty()
+}
+
+fn list_files_and_dirs(p: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(p)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
+    let mut b = Server::setup_with(|t| {
+        t.replace(
+            "[domains.\"example.test\"]",
+            "[domains.\"b.test\"]\n[domains.\"example.test\"]",
+        )
+    });
+    b.add_user(BOB, "pw");
+    let mut a = instance_a("");
+    let out = a.mailctl(
+        &["dkim", "keygen", "example.test", "--algorithm", "ed25519"],
+        "",
+    );
+    assert!(out.status.success(), "keygen: {}", text(&out.stderr));
+    let out = a.mailctl(&["dkim", "show", "example.test", "--value"], "");
+    let dkim_value = text(&out.stdout).trim().to_string();
+    let dns = Dns::start(
+        &["test"],
+        &[
+            Record::Mx("b.test", "mx.b.test", 10),
+            Record::Addr("mx.b.test", "127.0.0.1"),
+            Record::Txt("mail._domainkey.example.test", &dkim_value),
+        ],
+    );
+    let dns_section = format!("[dns]\n{}\n", dns.config_line());
+    append(
+        &a,
+        &format!("{dns_section}[outbound]\nport = {}\n", b.ports.smtp),
+    );
+    append(&b, &dns_section);
+    b.run();
+    a.run();
+    submit(&a, &[BOB], "to b");
+    let got = b.wait_for_messages(BOB, 1);
+    let msg = read(&got[0]);
+    assert!(
+        msg.contains("Subject: to b") && msg.contains("\n.leading dot"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("DKIM-Signature:") && msg.contains("d=example.test"),
+        "{msg}"
+    );
+    // B's spam-scan verifies DKIM when it adds Authentication-Results.
+    if msg.contains("Authentication-Results:") {
+        assert!(msg.contains("dkim=pass"), "{msg}");
+    }
+    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    let log = a.log();
+    assert!(log.contains("relay=mx.b.test[127.0.0.1]"), "{log}");
+    assert!(
+        log.contains("tls=unverified"),
+        "STARTTLS with B's self-signed cert: {log}"
+    );
+}
+
+fn append(s: &Server, text: &str) {
+    let mut t = std::fs::read_to_string(s.config()).expect("config");
+    t.push('\n');
+    t.push_str(text);
+    std::fs::write(s.config(), t).expect("config");
+}
+
+#[test]
+fn a_451_is_retried_until_the_peer_recovers() {
+    let peer = Peer::start();
+    peer.flag("defer", true);
+    let mut a = instance_a(&format!(
+        "[outbound]\ntransports = {{ \"slow.test\" = \"127.0.0.1:{}\" }}\n",
+        peer.port
+    ));
+    a.run();
+    submit(&a, &["x@slow.test"], "deferred");
+    wait_until(&a, "a 451 deferral", || {
+        a.log()
+            .contains("to=<x@slow.test> status=deferred (451 4.3.2 try again later")
+    });
+    assert!(peer.messages().is_empty());
+    peer.flag("defer", false);
+    wait_until(&a, "delivery after recovery", || peer.messages().len() == 1);
+    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    assert!(peer.messages()[0].contains("Subject: deferred"));
+}
+
+#[test]
+fn one_refused_recipient_of_three_bounces_alone() {
+    let peer = Peer::start();
+    let mut a = instance_a(&format!(
+        "[outbound]\ntransports = {{ \"p.test\" = \"127.0.0.1:{}\" }}\n",
+        peer.port
+    ));
+    a.run();
+    submit(&a, &["one@p.test", "nobody@p.test", "two@p.test"], "three");
+    wait_until(&a, "the 550 recorded for nobody@p.test", || {
+        failed_for_good(&a, "nobody@p.test", "5.1.1")
+    });
+    let msgs = peer.messages();
+    assert_eq!(msgs.len(), 1, "one transaction for the domain");
+    let first = msgs[0].lines().next().unwrap_or("");
+    assert_eq!(first, "one@p.test two@p.test");
+    assert!(a.log().contains("no such user here"));
+}
+
+#[test]
+fn unreachable_destination_is_retried_then_fails() {
+    let dead = free_port();
+    let mut a = instance_a_lifetime(
+        &format!("[outbound]\ntransports = {{ \"down.test\" = \"127.0.0.1:{dead}\" }}\n"),
+        4,
+    );
+    a.run();
+    submit(&a, &["x@down.test"], "nowhere");
+    wait_until(&a, "expiry after retries", || {
+        failed_for_good(&a, "x@down.test", "5.4.7")
+    });
+    let log = a.log();
+    let tries = log
+        .matches("to=<x@down.test> status=deferred (451 4.4.1 connect")
+        .count();
+    assert!(tries >= 2, "retried before expiry: {log}");
+}
+
+#[test]
+fn null_mx_fails_at_once() {
+    let dns = Dns::start(&["test"], &[Record::Mx("null.test", ".", 0)]);
+    let mut a = instance_a(&format!("[dns]\n{}\n", dns.config_line()));
+    a.run();
+    submit(&a, &["x@null.test"], "null mx");
+    wait_until(&a, "5.1.10 failure", || {
+        failed_for_good(&a, "x@null.test", "5.1.10")
+    });
+    assert!(!a.log().contains("to=<x@null.test> status=deferred"));
+}
+
+#[test]
+fn killing_queue_runner_mid_transaction_loses_nothing() {
+    let peer = Peer::start();
+    peer.flag("stall", true);
+    let mut b = Server::setup_with(|t| {
+        t.replace(
+            "[domains.\"example.test\"]",
+            "[domains.\"b.test\"]\n[domains.\"example.test\"]",
+        )
+    });
+    b.add_user(BOB, "pw");
+    b.run();
+    let mut a = instance_a(&format!(
+        "[outbound]\ntransports = {{ \"b.test\" = \"127.0.0.1:{}\", \"slow.test\" = \"127.0.0.1:{}\" }}\n",
+        b.ports.smtp, peer.port
+    ));
+    a.run();
+    submit(&a, &[BOB, "x@slow.test"], "crash");
+    // b.test goes first (domains in order) and is recorded; slow.test stalls after DATA.
+    wait_until(&a, "peer has the data", || {
+        peer.dir.path().join("got-data").exists()
+    });
+    b.wait_for_messages(BOB, 1);
+    for pid in a.pids_of("queue-runner") {
+        signal(pid, libc::SIGKILL);
+    }
+    peer.flag("stall", false);
+    wait_until(&a, "delivery to slow.test after the restart", || {
+        !peer.messages().is_empty() && queue_empty(&a)
+    });
+    assert!(peer.messages().iter().all(|m| m.contains("Subject: crash")));
+    assert_eq!(
+        b.new_messages(BOB).len(),
+        1,
+        "b.test was recorded before the next transaction"
+    );
+}
