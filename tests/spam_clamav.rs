@@ -16,6 +16,8 @@ pub const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-T
 /// A clamd of our own: config, database and socket in a temporary directory.
 pub struct Clamd {
     pub dir: tempfile::TempDir,
+    /// clamd's TCP port on 127.0.0.1 (it listens on both).
+    pub port: u16,
     child: Option<Child>,
 }
 
@@ -28,15 +30,20 @@ impl Clamd {
         std::fs::create_dir(&db).expect("db dir");
         let hex: String = EICAR.bytes().map(|b| format!("{b:02x}")).collect();
         std::fs::write(db.join("test.ndb"), format!("Test-EICAR:0:*:{hex}\n")).expect("ndb");
+        let port = free_port();
         let conf = format!(
-            "LocalSocket {sock}\nDatabaseDirectory {db}\nForeground yes\nPidFile {dir}/clamd.pid\n\
-             LogFile {dir}/clamd.log\nUser root\n",
+            "LocalSocket {sock}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nDatabaseDirectory {db}\n\
+             Foreground yes\nPidFile {dir}/clamd.pid\nLogFile {dir}/clamd.log\nUser root\n",
             sock = dir.path().join("clamd.sock").display(),
             db = db.display(),
             dir = dir.path().display(),
         );
         std::fs::write(dir.path().join("clamd.conf"), conf).expect("conf");
-        let mut c = Clamd { dir, child: None };
+        let mut c = Clamd {
+            dir,
+            port,
+            child: None,
+        };
         c.resume();
         c
     }
@@ -233,4 +240,37 @@ fn clamd_down_holds_mail_until_it_returns() {
     clamd.resume();
     let inbox = server.wait_for_messages(DEMO, 1);
     assert!(read(&inbox[0]).contains("verdict=pass"));
+}
+
+#[test]
+fn filter_over_tcp_names_the_virus() {
+    let clamd = Clamd::start();
+    let port = clamd.port;
+    let server =
+        Server::setup_with(|t| format!("{t}\n[scan]\nclamd_address = \"127.0.0.1:{port}\"\n"));
+    let filter = |msg: &str| {
+        run_with_input(
+            Command::new(bin("spam-scan"))
+                .arg("--config")
+                .arg(server.config())
+                .arg("--filter"),
+            msg,
+        )
+    };
+    let out = filter(&format!(
+        "From: a@remote.test\r\nSubject: v\r\n\r\n{EICAR}\r\n"
+    ));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("virus\n"),
+        "{stdout}{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("virus=Test-EICAR.UNOFFICIAL"), "{stdout}");
+    let out = filter("From: a@remote.test\r\nSubject: fine\r\n\r\nhello\r\n");
+    assert!(
+        text(&out.stdout).starts_with("pass\n"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -6,6 +6,7 @@
 //! [scan]
 //! clamd_socket = "/run/clamav/clamd.ctl"   # or clamd_address = "127.0.0.1:3310"; neither: no virus scan
 //! clamd_timeout_secs = 60                  # connect/read/write limit per message
+//! clamd_max_size = 26214400                # larger messages are not sent (clamd's StreamMaxLength)
 //! on_scanner_failure = "defer"             # "defer" (wait in incoming, retry) or "accept"
 //! junk_score = 5.0                         # at or above: filed into the user's .Junk folder
 //! quarantine_score = 15.0                  # at or above: spool/quarantine, not delivered
@@ -26,6 +27,7 @@ pub struct RawScan {
     pub clamd_socket: Option<String>,
     pub clamd_address: Option<String>,
     pub clamd_timeout_secs: Option<u64>,
+    pub clamd_max_size: Option<u64>,
     pub on_scanner_failure: Option<String>,
     pub junk_score: Option<f64>,
     pub quarantine_score: Option<f64>,
@@ -46,6 +48,9 @@ pub struct Scan {
     /// clamd to stream messages to; `None`: no virus scanning.
     pub clamd: Option<Clamd>,
     pub clamd_timeout: Duration,
+    /// Messages larger than this are passed without a virus scan (logged): clamd refuses
+    /// streams over its `StreamMaxLength`, and waiting would hold them forever.
+    pub clamd_max_size: u64,
     /// When clamd cannot be asked: true passes the message on unscanned (logged), false
     /// leaves it in incoming for the next pass.
     pub accept_on_scanner_failure: bool,
@@ -62,6 +67,7 @@ impl Default for Scan {
         Scan {
             clamd: None,
             clamd_timeout: Duration::from_secs(60),
+            clamd_max_size: 25 << 20,
             accept_on_scanner_failure: false,
             junk_score: 5.0,
             quarantine_score: 15.0,
@@ -112,6 +118,11 @@ pub fn check(raw: RawScan, c: &Checker) -> Result<Scan, Error> {
             "scan.clamd_timeout_secs",
             c,
         )?,
+        clamd_max_size: match raw.clamd_max_size {
+            Some(0) => return Err(c.invalid("scan.clamd_max_size", "must be at least 1")),
+            Some(n) => n,
+            None => d.clamd_max_size,
+        },
         accept_on_scanner_failure,
         junk_score,
         quarantine_score,

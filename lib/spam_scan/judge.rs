@@ -128,11 +128,18 @@ fn virus_scan(cfg: &Config, id: &str, msg: &[u8], report: &mut Report) -> Result
     let Some(target) = &cfg.scan.clamd else {
         return Ok(());
     };
-    match clamd::scan(target, cfg.scan.clamd_timeout, msg) {
+    let answer = match msg.len() as u64 > cfg.scan.clamd_max_size {
+        true => Ok(clamd::Answer::TooBig),
+        false => clamd::scan(target, cfg.scan.clamd_timeout, msg),
+    };
+    match answer {
         Ok(clamd::Answer::Clean) => {}
         Ok(clamd::Answer::Infected(name)) => report.virus = Some(name),
         Ok(clamd::Answer::TooBig) => {
-            mlog!("{id}: too big for clamd's StreamMaxLength; not virus-scanned");
+            mlog!(
+                "{id}: size={} over clamd_max_size or clamd's StreamMaxLength; not virus-scanned",
+                msg.len()
+            );
             report.problems.push("not-virus-scanned");
         }
         Err(e) if cfg.scan.accept_on_scanner_failure => {

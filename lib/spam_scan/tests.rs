@@ -192,3 +192,17 @@ fn allowlisted_skips_scoring_and_dnsbl_adds_to_it() {
         .status()
         .contains("tests=DNSBL_bl.test,DNSBL_bl2.test"));
 }
+
+#[test]
+fn oversized_message_passes_unscanned_instead_of_waiting_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("none.sock");
+    let extra = format!(
+        "[scan]\nclamd_socket = \"{}\"\nclamd_max_size = 10\n",
+        sock.display()
+    );
+    let cfg = cfg_with(dir.path(), &extra);
+    let j = judge(&cfg, &Context::new(&cfg), "t", &env(), CLEAN).unwrap();
+    assert!(j.report.problems.contains(&"not-virus-scanned"));
+    assert_eq!(j.report.verdict, Verdict::Pass);
+}
