@@ -55,6 +55,23 @@ pub fn orcpt_of(env: &Envelope, r: &Recipient) -> Option<String> {
         .or_else(|| r.original.as_ref().map(|o| format!("rfc822;{o}")))
 }
 
+/// NOTIFY and ORCPT to pass on to a DSN-capable peer for one recipient (RFC 3461 5.2):
+/// as the client gave them (ORCPT re-encoded as xtext); `None` where it gave none.
+pub fn rcpt_params(env: &Envelope, r: &Recipient) -> (Option<String>, Option<String>) {
+    (
+        dsn_value(&env.dsn_notify, r).map(str::to_string),
+        dsn_value(&env.dsn_orcpt, r).map(crate::smtp::dsn::orcpt_param),
+    )
+}
+
+/// RET and ENVID to pass on (ENVID re-encoded as xtext).
+pub fn mail_params(env: &Envelope) -> (Option<String>, Option<String>) {
+    (
+        env.ret.clone(),
+        env.envid.as_deref().map(crate::smtp::dsn::xtext_encode),
+    )
+}
+
 fn dsn_value<'a>(
     map: &'a std::collections::BTreeMap<String, String>,
     r: &Recipient,
@@ -196,6 +213,8 @@ fn commit(
         received_at: now,
         eight_bit: !bytes.is_ascii(),
         smtputf8: !to.is_ascii(),
+        // RFC 8689 5: a report on a REQUIRETLS message travels under the same condition.
+        require_tls: env.require_tls,
         ..Envelope::default()
     };
     spool.enqueue(Stage::Queue, &dsn_env, &bytes)

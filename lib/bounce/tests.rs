@@ -92,6 +92,12 @@ fn one_bounce_lists_every_failed_recipient() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     assert!(!text.contains("ok@example.test"), "{text}");
+    let (notify, orcpt) = rcpt_params(&env, &env.recipients[0]);
+    assert_eq!(
+        (notify, orcpt.as_deref()),
+        (None, Some("rfc822;X@remote.test"))
+    );
+    assert_eq!(mail_params(&env), (None, Some("ENV-1".into())));
     // Parses as MIME with three parts.
     let parsed = mail_parser::MessageParser::default()
         .parse(text.as_bytes())
