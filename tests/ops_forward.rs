@@ -197,6 +197,11 @@ fn forward_to_local_users_with_and_without_a_copy() {
         s.new_messages("carol@example.test").is_empty(),
         "carol forwarded without --keep-copy still got a copy"
     );
+    ok(s.mailctl(&["forward", "del", "carol@example.test"], ""));
+    assert!(!s
+        .mailctl(&["forward", "del", "carol@example.test"], "")
+        .status
+        .success());
     // Set while the server runs: smtpd and queue-runner both follow the change.
     ok(s.mailctl(
         &["forward", "set", "info@example.test", "carol@example.test"],
@@ -212,11 +217,6 @@ fn forward_to_local_users_with_and_without_a_copy() {
     assert!(r.starts_with("250"), "{r}");
     let c = s.wait_for_messages("carol@example.test", 1);
     assert!(read(&c[0]).contains("Subject: for info"));
-    ok(s.mailctl(&["forward", "del", "carol@example.test"], ""));
-    assert!(!s
-        .mailctl(&["forward", "del", "carol@example.test"], "")
-        .status
-        .success());
     assert!(!s
         .mailctl(
             &["forward", "set", "x@elsewhere.test", "bob@example.test"],
@@ -289,4 +289,47 @@ fn remote_forward_goes_out_with_an_srs_sender_and_bounces_come_back() {
     let r = c.cmd(&format!("RCPT TO:<{forged}>"));
     assert!(r.starts_with("550 5.1.1"), "{forged}: {r}");
     c.cmd("QUIT");
+}
+
+#[test]
+fn domain_alias_reaches_the_target_domains_users_and_forwards() {
+    let mut s = Server::setup_with(|t| {
+        t.replace(
+            "[domains.\"example.test\"]",
+            "[domains.\"example.org\"]\nalias_of = \"example.test\"\n\n[domains.\"example.test\"]",
+        )
+    });
+    s.add_user("bob@example.test", "pw");
+    ok(s.mailctl(
+        &["forward", "set", "info@example.org", "bob@example.test"],
+        "",
+    ));
+    assert!(ok(s.mailctl(&["forward", "list"], "")).contains("info@example.test -> "));
+    s.run();
+    let r = send(
+        s.ports.smtp,
+        "x@remote.test",
+        "Demo@Example.ORG",
+        "Subject: via alias\r\n",
+        "a",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert!(read(&s.wait_for_messages(DEMO, 1)[0]).contains("Subject: via alias"));
+    let r = send(
+        s.ports.smtp,
+        "x@remote.test",
+        "info@example.org",
+        "Subject: info\r\n",
+        "b",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert!(read(&s.wait_for_messages("bob@example.test", 1)[0]).contains("Subject: info"));
+    let r = send(
+        s.ports.smtp,
+        "x@remote.test",
+        "nobody@example.org",
+        "Subject: x\r\n",
+        "c",
+    );
+    assert!(r.starts_with("550 5.1.1"), "{r}");
 }

@@ -224,8 +224,9 @@ impl<'a> Cx<'a> {
         };
         let message = self.message()?;
         let spool = self.spool()?;
+        let kind = copy::Kind::Forward { rcpt: original };
         let id = copy::commit(
-            &spool, &self.env, &sender, targets, true, &message, self.now,
+            &spool, &self.env, &sender, targets, kind, &message, self.now,
         )?;
         self.copies += 1;
         mlog!(
@@ -262,8 +263,9 @@ impl<'a> Cx<'a> {
         let spool = self.spool()?;
         let sender = mlist::bounce_address(list);
         let text = post::prepare(&message, list);
+        let kind = copy::Kind::New;
         let id = copy::commit(
-            &spool, &self.env, &sender, &l.members, false, &text, self.now,
+            &spool, &self.env, &sender, &l.members, kind, &text, self.now,
         )?;
         self.copies += 1;
         mlog!(
