@@ -127,3 +127,53 @@ pub fn check(raw: RawDkim, c: &Checker) -> Result<Dkim, Error> {
         mta_sts_ca_file: raw.mta_sts_ca_file.as_deref().map(|p| c.path(p)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const BASE: &str =
+        "hostname = \"h.test\"\nspool_dir = \"s\"\nmail_root = \"m\"\nusers_file = \"u\"\n";
+
+    fn parse(section: &str) -> Result<Config, String> {
+        Config::parse(Path::new("/etc/x/mail.toml"), &format!("{BASE}{section}"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let d = parse("").unwrap().dkim;
+        assert_eq!(d.key_dir, Path::new("/etc/x/dkim"));
+        assert_eq!((d.selector.as_str(), d.mta_sts_https_port), ("mail", 443));
+        assert!(d.sign_headers.iter().any(|h| h == "From"));
+        let d = parse(
+            "[dkim]\nkey_dir = \"/k\"\nselector = \"s2026\"\nmta_sts_https_port = 8443\n\
+             mta_sts_ca_file = \"ca.pem\"\n[dkim.selectors]\n\"Example.COM\" = \"old\"\n",
+        )
+        .unwrap()
+        .dkim;
+        assert_eq!(d.key_dir, Path::new("/k"));
+        assert_eq!(d.selector, "s2026");
+        assert_eq!(
+            d.selectors.get("example.com").map(String::as_str),
+            Some("old")
+        );
+        assert_eq!(
+            d.mta_sts_ca_file.as_deref(),
+            Some(Path::new("/etc/x/ca.pem"))
+        );
+        assert_eq!(d.mta_sts_https_port, 8443);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse("[dkim]\nselector = \"a.b\"\n").unwrap_err();
+        assert!(e.contains("dkim.selector"), "{e}");
+        let e = parse("[dkim]\nsign_headers = [\"Subject\"]\n").unwrap_err();
+        assert!(e.contains("dkim.sign_headers"), "{e}");
+        let e = parse("[dkim.selectors]\n\"x.test\" = \"\"\n").unwrap_err();
+        assert!(e.contains("dkim.selectors.x.test"), "{e}");
+        assert!(parse("[dkim]\nbogus = 1\n").is_err());
+    }
+}

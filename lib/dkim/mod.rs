@@ -22,7 +22,7 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// A ready signer for one domain.
@@ -35,7 +35,7 @@ enum DomainSigner {
 #[derive(Default)]
 struct Loaded {
     stamp: Option<SystemTime>,
-    signers: BTreeMap<String, DomainSigner>,
+    signers: BTreeMap<String, Arc<DomainSigner>>,
 }
 
 /// Signs outbound messages for every domain with a key. Cheap to share between threads.
@@ -77,9 +77,9 @@ impl Signer {
     pub fn sign(&self, message: &[u8]) -> Option<String> {
         let domain = from_domain(message)?;
         self.refresh();
-        let g = self.loaded.lock().ok()?;
-        let signer = g.signers.get(&domain)?;
-        let result = match signer {
+        // Cloned out so that workers sign in parallel, not under the lock.
+        let signer = self.loaded.lock().ok()?.signers.get(&domain)?.clone();
+        let result = match signer.as_ref() {
             DomainSigner::Rsa(s) => s.sign(message),
             DomainSigner::Ed25519(s) => s.sign(message),
         };
@@ -131,7 +131,8 @@ impl Signer {
             let path = keys::key_path(&self.dir, &domain, &selector);
             match keys::load(&path) {
                 Ok(key) => {
-                    signers.insert(domain.clone(), self.build(key, &domain, &selector));
+                    let signer = Arc::new(self.build(key, &domain, &selector));
+                    signers.insert(domain.clone(), signer);
                 }
                 Err(e) => mlog!("dkim: {domain} unsigned: {e}"),
             }
@@ -184,13 +185,21 @@ fn dir_stamp(dir: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
-/// The lower-case domain of the first From: address, if any.
+/// The domain of the first From: address, lower case, IDNs as A-labels (key files and
+/// `d=` use that form), if any.
 pub fn from_domain(message: &[u8]) -> Option<String> {
     let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
     let addr = parsed.from()?.first()?.address()?;
     let (_, domain) = addr.rsplit_once('@')?;
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    (!domain.is_empty()).then_some(domain)
+    ascii_domain(domain)
+}
+
+/// `Bücher.Example.` → `xn--bcher-kva.example`; `None` for what cannot be a domain.
+pub fn ascii_domain(domain: &str) -> Option<String> {
+    let d = domain.trim().trim_end_matches('.');
+    let name = hickory_resolver::proto::rr::Name::from_utf8(d).ok()?;
+    let ascii = name.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+    (!ascii.is_empty()).then_some(ascii)
 }
 
 #[cfg(test)]
@@ -203,5 +212,13 @@ mod tests {
         assert_eq!(from_domain(m).as_deref(), Some("example.com"));
         assert_eq!(from_domain(b"To: x@y\r\n\r\nbody\r\n"), None);
         assert_eq!(from_domain(b"From: nobody\r\n\r\n"), None);
+        let idn = "From: x@B\u{fc}cher.Example\r\n\r\n".as_bytes();
+        assert_eq!(from_domain(idn).as_deref(), Some("xn--bcher-kva.example"));
+    }
+
+    #[test]
+    fn signer_is_shared_between_workers() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Signer>();
     }
 }

@@ -53,8 +53,9 @@ pub fn run(cfg: &Config, cmd: DkimCmd, out: &mut dyn Write) -> Result<(), Error>
     }
 }
 
+/// A domain as key files name it: lower case, IDNs as A-labels.
 fn check_domain(domain: &str) -> Result<String, Error> {
-    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    let d = crate::dkim::ascii_domain(domain).unwrap_or_default();
     let ok = safe_component(&d)
         && d.contains('.')
         && d.bytes()
@@ -62,9 +63,7 @@ fn check_domain(domain: &str) -> Result<String, Error> {
     if ok {
         Ok(d)
     } else {
-        Err(Error::Input(format!(
-            "{domain:?}: not a domain name (use the A-label form for IDNs)"
-        )))
+        Err(Error::Input(format!("{domain:?}: not a domain name")))
     }
 }
 

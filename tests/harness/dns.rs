@@ -51,7 +51,9 @@ impl Dns {
             cmd.arg(match r {
                 Record::Mx(name, target, pref) => format!("--mx-host={name},{target},{pref}"),
                 Record::Addr(name, ip) => format!("--host-record={name},{ip}"),
-                Record::Txt(name, text) => format!("--txt-record={name},\"{text}\""),
+                // Passed without shell quoting: dnsmasq would keep literal quotes; a comma
+                // would split the text into several strings.
+                Record::Txt(name, text) => format!("--txt-record={name},{text}"),
             });
         }
         let child = cmd.spawn().expect("dnsmasq (apt-get install dnsmasq-base)");
