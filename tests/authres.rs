@@ -324,8 +324,9 @@ fn dmarc_p_reject_refused_at_smtp_time() {
 }
 
 /// The `Authentication-Results` field spam-scan added for us, unfolded; empty if none.
+/// (Maildir stores lines ending in LF.)
 fn auth_results(message: &str) -> String {
-    let mut lines = message.split("\r\n");
+    let mut lines = message.lines();
     let mut field = String::new();
     for l in lines.by_ref() {
         if l.is_empty() {

@@ -26,6 +26,11 @@ pub struct Client<'a> {
     pub auth_user: Option<&'a str>,
     /// Submission role: complete missing Message-ID and Date.
     pub submission: bool,
+    /// smtpd's policy findings for spam-scan: DNS list zones naming the client, and
+    /// whether the sender or client is on the allow list.
+    pub dnsbl_hits: &'a [String],
+    pub dnswl_hits: &'a [String],
+    pub allowlisted: bool,
 }
 
 /// Writes and commits the message; returns its queue id.
@@ -78,6 +83,9 @@ pub fn enqueue(
         hold_until: msg.hold_until,
         next_attempt: msg.hold_until,
         require_tls: msg.require_tls,
+        dnsbl_hits: client.dnsbl_hits.to_vec(),
+        dnswl_hits: client.dnswl_hits.to_vec(),
+        allowlisted: client.allowlisted,
         ..Envelope::default()
     };
     let id = draft.commit(Stage::Incoming, &env)?;
@@ -213,6 +221,9 @@ mod tests {
             tls: Some("TLSv1_3 with cipher X"),
             auth_user: Some("demo@example.test"),
             submission: true,
+            dnsbl_hits: &[],
+            dnswl_hits: &[],
+            allowlisted: false,
         };
         let msg = Message {
             sender: "demo@example.test".into(),

@@ -209,6 +209,11 @@ impl Driver<'_> {
         let user = self.session.auth_user();
         let dir = self.directory.as_ref();
         policy::recipient(self.cfg, dir, addr, user.is_some())?;
+        if let Some(d) = dir {
+            let canonical = policy::canonical_recipient(self.cfg, addr);
+            d.may_post(&self.sender, &canonical)
+                .map_err(|_| refusals::list_members_only(&canonical))?;
+        }
         self.gate.recipient(self.cfg, dir, addr, &self.sender)?;
         self.limits.recipient(user, self.accepted)
     }
@@ -331,6 +336,7 @@ impl Driver<'_> {
     }
 
     fn enqueue(&mut self, m: &Message) -> Reply {
+        let authed = self.session.auth_user().is_some();
         let client = enqueue::Client {
             ip: &self.ip,
             helo: self.session.helo().unwrap_or("unknown"),
@@ -338,6 +344,10 @@ impl Driver<'_> {
             tls: self.tls_info.as_deref(),
             auth_user: self.session.auth_user(),
             submission: self.role != Role::Mx,
+            // An authenticated client is not scored for where it connects from.
+            dnsbl_hits: if authed { &[] } else { &self.gate.dnsbl_hits },
+            dnswl_hits: if authed { &[] } else { &self.gate.dnswl_hits },
+            allowlisted: !authed && self.gate.allowlisted(&m.sender),
         };
         match enqueue::enqueue(self.cfg, &client, m, SystemTime::now()) {
             Ok(id) => {

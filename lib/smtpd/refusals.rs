@@ -63,3 +63,11 @@ pub fn too_many_recipients(who: &str, limit: u32) -> Reply {
         format!("4.7.1 Rate limit: {who} may send to {limit} recipients per hour, try later"),
     )
 }
+
+/// A post to a members-only list from someone who is not a member.
+pub fn list_members_only(list: &str) -> Reply {
+    Reply::new(
+        550,
+        format!("5.7.1 <{list}>: only members may post to this list"),
+    )
+}
