@@ -33,6 +33,7 @@ command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1
 WORK=$(mktemp -d /tmp/mail-bench-outbound.XXXXXX)
 PID_A=""
 PID_B=""
+DNS_PID=""
 
 . "$HERE/common.sh"
 
@@ -42,13 +43,14 @@ cleanup() {
   if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
   [ -n "$PID_A" ] && stop_tree "$PID_A" "mailctl run (A)"
   [ -n "$PID_B" ] && stop_tree "$PID_B" "mailctl run (B)"
+  [ -n "$DNS_PID" ] && { kill "$DNS_PID" 2>/dev/null || true; wait "$DNS_PID" 2>/dev/null || true; }
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mapfile -t PORTS < <("${LOAD[@]}" freeports 14)
+mapfile -t PORTS < <("${LOAD[@]}" freeports 15)
 SHIPPED=(2525 2587 2465 2143 2993 2110 2995)
 
 # init DIR FIRST-PORT-INDEX: a server directory with its seven listeners on free ports.
@@ -76,6 +78,18 @@ cat >>"$WORK/a/mail.toml" <<EOF
 transports = { "b.test" = "127.0.0.1:${PORTS[7]}" }
 max_per_destination = 10
 EOF
+
+# Both instances ask a local dnsmasq that answers every name at once (NXDOMAIN), so their
+# SPF/DKIM/DMARC lookups neither leave the machine nor wait for timeouts.
+if command -v dnsmasq >/dev/null; then
+  dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=127.0.0.1 --port="${PORTS[14]}" --pid-file= --address=/#/ \
+    $( [ "$(id -u)" -eq 0 ] && echo --user=root ) >"$WORK/dns.log" 2>&1 &
+  DNS_PID=$!
+  for d in a b; do printf '\n[dns]\nservers = ["127.0.0.1:%s"]\n' "${PORTS[14]}" >>"$WORK/$d/mail.toml"; done
+else
+  log "dnsmasq not installed: lookups go to the system resolver (figures may include DNS timeouts)"
+fi
 
 "$MAILCTL" --config "$WORK/b/mail.toml" run >"$WORK/b.log" 2>&1 &
 PID_B=$!

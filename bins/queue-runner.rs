@@ -1,5 +1,6 @@
-//! queue-runner: delivers queued mail (local-deliver per local recipient, retries, bounces
-//! handed to the bounce stage). See `mail::queue_runner` for the contract.
+//! queue-runner: delivers queued mail (local recipients through local-deliver, remote ones
+//! over SMTP, retries, failures handed to the bounce stage). See `mail::queue_runner` for
+//! the contract.
 
 use clap::Parser;
 use mail::cli;

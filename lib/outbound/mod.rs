@@ -204,40 +204,53 @@ impl Agent {
         let Some((rt, res)) = &self.dns else {
             return Err(temp("451 4.4.3 no resolver".into()));
         };
+        // The policy and the addresses are looked up side by side.
         let (policy, hops) = rt.block_on(async {
-            let policy = match sts {
-                Some(c) => c.policy_async(&route.domain).await,
-                None => None,
+            let policy = async {
+                match sts {
+                    Some(c) => c.policy_async(&route.domain).await,
+                    None => None,
+                }
             };
-            (policy, resolve::hops(res, route, cfg.outbound.port).await)
+            tokio::join!(policy, resolve::hops(res, route, cfg.outbound.port))
         });
         let hops = hops?;
-        let Some(policy) = policy else {
-            return Ok((hops, false));
-        };
-        for h in hops.iter().filter(|h| !policy.allows_mx(&h.name)) {
-            mlog!(
-                "{id}: mta-sts: {} not in the policy of {} (enforce={})",
-                h.name,
-                route.domain,
-                policy.enforce()
-            );
+        match policy {
+            Some(p) => apply_sts(id, &route.domain, hops, &p),
+            None => Ok((hops, false)),
         }
-        if !policy.enforce() {
-            return Ok((hops, false));
-        }
-        let allowed: Vec<Hop> = hops
-            .into_iter()
-            .filter(|h| policy.allows_mx(&h.name))
-            .collect();
-        if allowed.is_empty() {
-            return Err(temp(format!(
-                "451 4.7.5 MTA-STS: no MX host of {} matches its policy",
-                route.domain
-            )));
-        }
-        Ok((allowed, true))
     }
+}
+
+/// Applies an MTA-STS policy to the hops of `domain`: in `enforce` mode only hosts the
+/// policy names remain (none: temporary failure) and verified TLS becomes required; in
+/// `testing` mode mismatches are only logged.
+fn apply_sts(
+    id: &str,
+    domain: &str,
+    hops: Vec<Hop>,
+    policy: &crate::mta_sts::Policy,
+) -> Result<(Vec<Hop>, bool), Failure> {
+    for h in hops.iter().filter(|h| !policy.allows_mx(&h.name)) {
+        mlog!(
+            "{id}: mta-sts: {} not in the policy of {domain} (enforce={})",
+            h.name,
+            policy.enforce()
+        );
+    }
+    if !policy.enforce() {
+        return Ok((hops, false));
+    }
+    let allowed: Vec<Hop> = hops
+        .into_iter()
+        .filter(|h| policy.allows_mx(&h.name))
+        .collect();
+    if allowed.is_empty() {
+        return Err(temp(format!(
+            "451 4.7.5 MTA-STS: no MX host of {domain} matches its policy"
+        )));
+    }
+    Ok((allowed, true))
 }
 
 impl Drop for Agent {
@@ -314,4 +327,36 @@ fn log_session(id: &str, s: &Session, reused: bool) {
         s.peer(),
         s.hop.addr.port()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mta_sts::Policy;
+
+    fn hop(name: &str) -> Hop {
+        Hop {
+            name: name.into(),
+            addr: "127.0.0.1:25".parse().unwrap(),
+        }
+    }
+
+    fn policy(mode: &str) -> Policy {
+        let text = format!("version: STSv1\nmode: {mode}\nmx: *.b.test\nmax_age: 86400\n");
+        Policy::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn mta_sts_enforce_filters_hosts_and_requires_tls() {
+        let hops = vec![hop("evil.test"), hop("mx1.b.test")];
+        let (kept, tls) = apply_sts("ID", "b.test", hops.clone(), &policy("enforce")).unwrap();
+        assert_eq!(kept, vec![hop("mx1.b.test")]);
+        assert!(tls);
+        let f = apply_sts("ID", "b.test", vec![hop("evil.test")], &policy("enforce")).unwrap_err();
+        assert_eq!(f.state, RcptState::Deferred);
+        assert!(f.reply.starts_with("451 4.7.5"));
+        let (kept, tls) = apply_sts("ID", "b.test", hops.clone(), &policy("testing")).unwrap();
+        assert_eq!(kept, hops);
+        assert!(!tls);
+    }
 }

@@ -2,7 +2,8 @@
 //! through the worker's `outbound::Agent`, DKIM-signed once per message (`dkim::Signer`,
 //! when the From: domain has a key), DSN parameters and REQUIRETLS passed on from the
 //! envelope. Delivered recipients are written to the envelope before the next transaction
-//! starts, so a crash repeats at most the transaction in flight.
+//! starts, so a crash repeats at most the transaction in flight. The message is read into
+//! memory once per attempt (the signer needs it whole; smtpd bounds its size).
 //!
 //! Leaves routing, TLS and the protocol to `outbound`; fails only on an envelope write
 //! (the message stays queued, as before the attempt).
