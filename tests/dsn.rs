@@ -141,20 +141,9 @@ fn check_bounce_arrives(server: &Server, spool: &Spool) {
     assert!(spool.list(Stage::Bounce).unwrap().is_empty());
 }
 
-/// The bounce stage run by hand (as queue-runner runs it): the DSN goes through the real
-/// queue-runner and local-deliver into the sender's Maildir.
+/// A failed message in spool/bounce becomes a DSN that queue-runner delivers to the local
+/// sender.
 #[test]
-fn bounce_stage_delivers_the_dsn_to_the_local_sender() {
-    let server = Server::start();
-    let spool = place_bounce_entry(&server);
-    let cfg = mail::config::Config::load(&server.config()).expect("config");
-    assert_eq!(mail::bounce::process(&cfg, &spool), Ok(1));
-    check_bounce_arrives(&server, &spool);
-}
-
-/// Needs queue-runner to call `mail::bounce::process` in its loop.
-#[test]
-#[ignore = "needs queue-runner wiring: bounce::process in its loop"]
 fn bounce_entry_reaches_the_local_sender() {
     let server = Server::start();
     let spool = place_bounce_entry(&server);

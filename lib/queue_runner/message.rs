@@ -87,14 +87,19 @@ pub fn process_with(
         for r in env.recipients.iter().filter(|r| !r.expanded) {
             log_result(id, r);
         }
-        // Not written here: expansion only reads the directory and the message, so after a
-        // crash it is simply done again. The first envelope write below (after a delivery,
-        // or in `finish`) stores the expanded list, and from then on it happens once.
+        // Expansion writes the envelope itself only when it committed copies (forwards,
+        // list posts); otherwise a crash simply repeats it, and the first envelope write
+        // below (after a delivery, or in `finish`) stores the expanded list.
     }
     if stop_requested() {
         return Ok(());
     }
     // True while a delivery is done but not yet in the envelope on disk.
+    let done_before: Vec<bool> = env
+        .recipients
+        .iter()
+        .map(|r| r.state == RcptState::Delivered)
+        .collect();
     let mut unrecorded = deliver_local(cfg, spool, id, &mut env, agent);
     let mut remote_open = Vec::new();
     for i in 0..env.recipients.len() {
@@ -132,6 +137,17 @@ pub fn process_with(
     )?;
     if stop_requested() {
         return write_progress(spool, id, &env, unrecorded);
+    }
+    // NOTIFY=SUCCESS notices, while the message is still in the queue to quote from.
+    let newly: Vec<Recipient> = env
+        .recipients
+        .iter()
+        .zip(&done_before)
+        .filter(|(r, was)| !**was && r.state == RcptState::Delivered)
+        .map(|(r, _)| r.clone())
+        .collect();
+    if let Err(e) = crate::bounce::success_notice(cfg, spool, &env, &newly, now()) {
+        mlog!("{id}: success notice not written: {e}");
     }
     finish(cfg, spool, id, &mut env)
 }
@@ -215,6 +231,9 @@ fn finish(cfg: &Config, spool: &Spool, id: &str, env: &mut Envelope) -> spool::R
             mlog!("{id}: moved to bounce");
         }
         Next::Retry(at) => {
+            if let Err(e) = crate::bounce::warn_if_delayed(cfg, spool, env, now()) {
+                mlog!("{id}: delay warning not written: {e}");
+            }
             spool.write_envelope(Stage::Queue, id, env)?;
             mlog!(
                 "{id}: deferred attempts={} next_attempt_in={}s",

@@ -115,6 +115,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let mut scanner = Scanner::default();
     while !wake::stop_requested() {
         watch.maybe_reload(&shared);
+        // Failed messages become DSNs in the queue before the scan picks work.
+        if let Err(e) = crate::bounce::process(cfg, &shared.spool) {
+            mlog!("bounces: {e}");
+        }
         let (due, earliest) = scanner.scan(&shared.spool, &pool, cfg);
         for id in due {
             if !opts.once || tried.insert(id.clone()) {
@@ -214,7 +218,7 @@ fn sleep_for(cfg: &Config, earliest: Option<u64>) -> Duration {
     d.max(Duration::from_millis(200))
 }
 
-/// Reloads the users and aliases files when they change on disk.
+/// Reloads the directory (users, aliases, forwards, lists, SRS secret) when a file changes.
 struct Reload {
     files: Vec<PathBuf>,
     stamps: Vec<Option<SystemTime>>,
@@ -222,9 +226,7 @@ struct Reload {
 
 impl Reload {
     fn new(cfg: &Config) -> Reload {
-        let files: Vec<PathBuf> = std::iter::once(cfg.users_file.clone())
-            .chain(cfg.aliases_file.clone())
-            .collect();
+        let files = crate::directory::watched_files(cfg);
         let stamps = files.iter().map(|f| mtime(f)).collect();
         Reload { files, stamps }
     }
@@ -240,7 +242,7 @@ impl Reload {
                     *g = Arc::new(d);
                 }
                 self.stamps = now;
-                mlog!("reloaded users and aliases");
+                mlog!("reloaded users, aliases, forwards and lists");
             }
             Err(e) => {
                 // Try again only when a file changes again.

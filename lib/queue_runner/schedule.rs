@@ -53,7 +53,9 @@ pub fn settle(env: &mut Envelope, q: &Queue, now: u64) -> Next {
 /// True when the message has been queued longer than `max_lifetime`. An envelope without
 /// a receive time (0) never expires: better late than bounced by a missing field.
 fn expired(env: &Envelope, q: &Queue, now: u64) -> bool {
-    env.received_at != 0 && now.saturating_sub(env.received_at) > q.max_lifetime.as_secs()
+    // A FUTURERELEASE message's lifetime starts when it is released, not when received.
+    let start = env.received_at.max(env.hold_until);
+    env.received_at != 0 && now.saturating_sub(start) > q.max_lifetime.as_secs()
 }
 
 #[cfg(test)]

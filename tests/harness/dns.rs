@@ -92,7 +92,8 @@ impl Drop for Dns {
     }
 }
 
-fn free_udp_port() -> u16 {
+/// A loopback UDP port nobody listens on right now.
+pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .map(|a| a.port())

@@ -110,7 +110,16 @@ impl Server {
         }
         // Scanning is event driven; a short safety-net interval keeps retries quick in tests.
         t = t.replace("scan_interval_secs = 60", "scan_interval_secs = 2");
-        std::fs::write(&cfg, edit(t)).expect("write config");
+        let mut t = edit(t);
+        if !t.lines().any(|l| l.trim() == "[dns]") {
+            // The machine's resolver is off limits to tests: lookups go to a loopback port
+            // nobody answers on, so they fail at once (temporary errors) and stay local.
+            t.push_str(&format!(
+                "\n[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout_secs = 1\n",
+                dns::free_udp_port()
+            ));
+        }
+        std::fs::write(&cfg, t).expect("write config");
         Server {
             dir,
             ports,

@@ -165,7 +165,10 @@ fn remote_forward_is_a_copy_with_an_srs_sender_committed_first() {
     assert_eq!(c.recipients.len(), 1);
     assert_eq!(c.recipients[0].address, "x@remote.test");
     assert!(c.recipients[0].expanded);
-    assert_eq!(c.recipients[0].original.as_deref(), Some("demo@example.test"));
+    assert_eq!(
+        c.recipients[0].original.as_deref(),
+        Some("demo@example.test")
+    );
     assert_eq!(text, "Subject: x\r\n\r\nhi\r\n");
     let states: Vec<(&str, RcptState)> = env
         .recipients
