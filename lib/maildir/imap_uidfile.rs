@@ -280,7 +280,8 @@ pub struct Snapshot<'a> {
 }
 
 /// Writes the index (format 2) to `<FILE>.tmp`, fsyncs it, renames it over `FILE`, fsyncs
-/// the directory.
+/// the directory. Always durable: a torn or empty index after a power loss would cost the
+/// folder its UIDVALIDITY, and every client a full download.
 pub fn store(folder_dir: &Path, s: &Snapshot) -> Result<()> {
     use std::fmt::Write as _;
     let mut text = String::with_capacity(64 + s.entries.len() * 80);

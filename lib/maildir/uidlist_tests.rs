@@ -286,6 +286,7 @@ fn bench_sync() {
             File::create(d.join("cur").join(base + ":2,S")).unwrap();
         }
     }
+    age_dirs(d, 1_600_000_000); // as a folder left alone for a while
     let t0 = std::time::Instant::now();
     UidList::sync(d).unwrap();
     eprintln!("first sync of {n}: {:?}", t0.elapsed());
@@ -298,6 +299,15 @@ fn bench_sync() {
         UidList::sync(d).unwrap();
     }
     eprintln!("warm sync of {n}: {:?}", t0.elapsed() / runs);
+    let t0 = std::time::Instant::now();
+    for i in 0..runs {
+        age_dirs(d, 1_600_000_001 + u64::from(i)); // a change: scan, and new stamps written
+        UidList::sync(d).unwrap();
+    }
+    eprintln!(
+        "sync after a directory change, {n}: {:?}",
+        t0.elapsed() / runs
+    );
     let t0 = std::time::Instant::now();
     let files = scan(d).unwrap();
     let t1 = std::time::Instant::now();
