@@ -187,7 +187,9 @@ fn dir_exists(spool: &Spool, id: &str) -> bool {
 /// Creates and removes `queue/.flush`: an IN_CREATE event for queue-runner's watch. The
 /// name is not a queue id, so no spool reader ever takes it for a message.
 fn wake(spool: &Spool) -> Result<(), Error> {
-    let path = spool.stage_dir(Stage::Queue).join(".flush");
+    let path = spool
+        .stage_dir(Stage::Queue)
+        .join(crate::queue_runner::wake::FLUSH);
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)

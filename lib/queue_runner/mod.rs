@@ -138,6 +138,9 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
             continue;
         }
         waker.wait(sleep_for(cfg, earliest));
+        if waker.take_flush() {
+            scanner.forget();
+        }
     }
     pool.shutdown();
     mlog!("stopped");
@@ -159,14 +162,19 @@ struct Scanner {
 }
 
 impl Scanner {
+    /// Drops the remembered retry times, so the next scan reads every envelope again.
+    fn forget(&mut self) {
+        self.waiting.clear();
+        self.forgotten = Some(Instant::now());
+    }
+
     /// Ids due now, and the earliest future `next_attempt` among the rest.
     fn scan(&mut self, spool: &Spool, pool: &Pool, cfg: &Config) -> (Vec<String>, Option<u64>) {
         if self
             .forgotten
             .is_none_or(|t| t.elapsed() >= cfg.queue.scan_interval)
         {
-            self.waiting.clear();
-            self.forgotten = Some(Instant::now());
+            self.forget();
         }
         let ids = match spool.list(Stage::Queue) {
             Ok(ids) => ids,

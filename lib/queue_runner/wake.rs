@@ -51,7 +51,13 @@ pub fn request_stop() {
 /// An inotify watch for messages renamed or created in one directory.
 pub struct Waker {
     inotify: Option<Inotify>,
+    /// Set when `mailctl queue flush` touched `FLUSH` since the last `take_flush`.
+    flushed: std::cell::Cell<bool>,
 }
+
+/// The file `mailctl queue flush` creates and removes in `queue/` to say "retry everything
+/// now": queue-runner then forgets the retry times it remembers.
+pub const FLUSH: &str = ".flush";
 
 impl Waker {
     /// Watches `dir`; when inotify cannot be set up, logs nothing and relies on timeouts
@@ -63,8 +69,20 @@ impl Waker {
             Ok(ino)
         };
         match setup() {
-            Ok(ino) => (Waker { inotify: Some(ino) }, None),
-            Err(e) => (Waker { inotify: None }, Some(e)),
+            Ok(ino) => (
+                Waker {
+                    inotify: Some(ino),
+                    flushed: Default::default(),
+                },
+                None,
+            ),
+            Err(e) => (
+                Waker {
+                    inotify: None,
+                    flushed: Default::default(),
+                },
+                Some(e),
+            ),
         }
     }
 
@@ -86,13 +104,25 @@ impl Waker {
             let mut fds = [PollFd::new(ino.as_fd(), PollFlags::POLLIN)];
             if let Ok(n) = poll(&mut fds, ms) {
                 if n > 0 {
-                    // Drain; the events themselves do not matter, the rescan does.
-                    while matches!(ino.read_events(), Ok(ev) if !ev.is_empty()) {}
+                    // Drain; only a flush request matters beyond the rescan itself.
+                    while let Ok(ev) = ino.read_events() {
+                        if ev.is_empty() {
+                            break;
+                        }
+                        if ev.iter().any(|e| e.name.as_deref() == Some(FLUSH.as_ref())) {
+                            self.flushed.set(true);
+                        }
+                    }
                     return true;
                 }
             }
         }
         false
+    }
+
+    /// True once after a flush request was seen.
+    pub fn take_flush(&self) -> bool {
+        self.flushed.replace(false)
     }
 }
 
