@@ -79,17 +79,7 @@ transports = { "b.test" = "127.0.0.1:${PORTS[7]}" }
 max_per_destination = 10
 EOF
 
-# Both instances ask a local dnsmasq that answers every name at once (NXDOMAIN), so their
-# SPF/DKIM/DMARC lookups neither leave the machine nor wait for timeouts.
-if command -v dnsmasq >/dev/null; then
-  dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
-    --listen-address=127.0.0.1 --port="${PORTS[14]}" --pid-file= --address=/#/ \
-    $( [ "$(id -u)" -eq 0 ] && echo --user=root ) >"$WORK/dns.log" 2>&1 &
-  DNS_PID=$!
-  for d in a b; do printf '\n[dns]\nservers = ["127.0.0.1:%s"]\n' "${PORTS[14]}" >>"$WORK/$d/mail.toml"; done
-else
-  log "dnsmasq not installed: lookups go to the system resolver (figures may include DNS timeouts)"
-fi
+start_local_dns "${PORTS[14]}" "$WORK/a/mail.toml" "$WORK/b/mail.toml"
 
 "$MAILCTL" --config "$WORK/b/mail.toml" run >"$WORK/b.log" 2>&1 &
 PID_B=$!

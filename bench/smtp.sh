@@ -34,6 +34,7 @@ command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1
 WORK=$(mktemp -d /tmp/mail-bench.XXXXXX)
 chmod 755 "$WORK"   # Postfix daemons (user postfix, delivery as mail) must traverse it
 STACK_PID=""
+DNS_PID=""
 PF_CONF=""
 SINK_PID=""
 NOTES=()
@@ -57,6 +58,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
   [ -n "$STACK_PID" ] && stop_tree "$STACK_PID" "mailctl run"
+  [ -n "$DNS_PID" ] && { kill "$DNS_PID" 2>/dev/null || true; wait "$DNS_PID" 2>/dev/null || true; }
   stop_postfix
   [ -n "$SINK_PID" ] && stop_tree "$SINK_PID" "smtp-sink"
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -65,7 +67,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mapfile -t PORTS < <("${LOAD[@]}" freeports 5)
+mapfile -t PORTS < <("${LOAD[@]}" freeports 6)
 USERS=""
 for i in $(seq "$NUSERS"); do USERS+="${USERS:+,}user$i@example.test"; done
 SRC_USER=source@example.test
@@ -88,6 +90,7 @@ start_ours() {
     printf 'bench-password\n' | "$MAILCTL" --config "$dir/mail.toml" user add "$u" >>"$WORK/ours-init.log" 2>&1 \
       || { cat "$WORK/ours-init.log" >&2; log "mailctl user add $u failed"; exit 1; }
   done
+  start_local_dns "${PORTS[5]}" "$dir/mail.toml"
   "$MAILCTL" --config "$dir/mail.toml" run >"$WORK/ours.log" 2>&1 &
   STACK_PID=$!
   if ! "${LOAD[@]}" waitport 127.0.0.1 "${PORTS[0]}" 30; then
