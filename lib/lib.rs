@@ -7,8 +7,8 @@
 
 pub mod access;
 pub mod aliases;
-pub mod backup;
 pub mod authres;
+pub mod backup;
 pub mod bayes;
 pub mod bounce;
 pub mod cli;
@@ -28,8 +28,8 @@ pub mod logsearch;
 pub mod mail_launch;
 pub mod mailctl;
 pub mod maildir;
-pub mod mta_sts;
 pub mod mlist;
+pub mod mta_sts;
 pub mod outbound;
 pub mod peer;
 pub mod pop3;

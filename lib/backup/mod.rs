@@ -79,7 +79,35 @@ pub fn create(
     let items = scan::list(cfg).map_err(io_err(&cfg.mail_root))?;
     bar.set_length(items.len() as u64);
     let tmp = crate::users::file::sibling(to, ".tmp");
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let written = write(&tmp, items, known, since, bar);
+    let sum = match written {
+        Ok(sum) => sum,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, to).map_err(io_err(to))?;
+    let dir = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    bar.finish_and_clear();
+    Ok(sum)
+}
+
+/// Writes the archive to `tmp`: every item not in `known`, then the manifest; fsynced.
+fn write(
+    tmp: &Path,
+    items: Vec<scan::Item>,
+    known: std::collections::BTreeSet<String>,
+    since: Option<&Path>,
+    bar: &ProgressBar,
+) -> Result<Summary, Error> {
+    let file = File::create(tmp).map_err(io_err(tmp))?;
     let gz = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     let mut m = Manifest {
@@ -108,13 +136,11 @@ pub fn create(
     let text = m.render();
     let mut h = header(text.len() as u64, 0o600, m.created);
     tar.append_data(&mut h, manifest::NAME, text.as_bytes())
-        .map_err(io_err(&tmp))?;
-    let gz = tar.into_inner().map_err(io_err(&tmp))?;
-    let buf = gz.finish().map_err(io_err(&tmp))?;
-    let file = buf.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-    file.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, to).map_err(io_err(to))?;
-    bar.finish_and_clear();
+        .map_err(io_err(tmp))?;
+    let gz = tar.into_inner().map_err(io_err(tmp))?;
+    let buf = gz.finish().map_err(io_err(tmp))?;
+    let file = buf.into_inner().map_err(|e| io_err(tmp)(e.into_error()))?;
+    file.sync_all().map_err(io_err(tmp))?;
     Ok(sum)
 }
 

@@ -148,7 +148,7 @@ pub fn restore(
             }
         }
     }
-    for ((stage, id), dir) in staged {
+    for ((stage, id), dir) in pick_spool_copies(staged) {
         let target = cfg.spool_dir.join(&stage).join(&id);
         File::open(&dir)
             .and_then(|d| d.sync_all())
@@ -168,6 +168,38 @@ pub fn restore(
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// A message that moved between stages while the backup ran may be in it twice: keep the
+/// complete copy (message and envelope) from the latest stage, drop the other staged dirs.
+fn pick_spool_copies(
+    staged: std::collections::BTreeMap<(String, String), PathBuf>,
+) -> Vec<((String, String), PathBuf)> {
+    const LATER_FIRST: [&str; 5] = ["bounce", "quarantine", "hold", "queue", "incoming"];
+    let rank = |stage: &str| {
+        LATER_FIRST
+            .iter()
+            .position(|s| *s == stage)
+            .unwrap_or(LATER_FIRST.len())
+    };
+    let complete = |dir: &Path| dir.join("message").is_file() && dir.join("envelope").is_file();
+    let mut by_id: std::collections::BTreeMap<String, Vec<(String, PathBuf)>> = Default::default();
+    for ((stage, id), dir) in staged {
+        by_id.entry(id).or_default().push((stage, dir));
+    }
+    let mut out = Vec::new();
+    for (id, mut copies) in by_id {
+        copies.sort_by_key(|(stage, _)| rank(stage));
+        let chosen = copies.iter().position(|(_, dir)| complete(dir));
+        for (i, (stage, dir)) in copies.into_iter().enumerate() {
+            if Some(i) == chosen {
+                out.push(((stage, id.clone()), dir));
+            } else {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+    }
+    out
 }
 
 /// `a/b/cur/name` → `a/b`.

@@ -48,6 +48,11 @@ fn round_trip_all_one_user_spool_and_incremental() {
     put(&cfg.mail_root.join("example.test/v/new/4.d.h"), "four");
     put(&cfg.spool_dir.join("queue/0123456789ABCDEF/message"), "m");
     put(&cfg.spool_dir.join("queue/0123456789ABCDEF/envelope"), "e");
+    // Seen half-way through a move from incoming/ (only its message was listed there).
+    put(
+        &cfg.spool_dir.join("incoming/0123456789ABCDEF/message"),
+        "m",
+    );
     put(
         &cfg.users_file,
         "u@example.test:{PLAIN}x::::::\nv@example.test:{PLAIN}y::::::\n",
@@ -94,6 +99,10 @@ fn round_trip_all_one_user_spool_and_incremental() {
         "e"
     );
     assert_eq!(tree(&cfg2.spool_dir.join("tmp")), Vec::<String>::new());
+    assert!(
+        !cfg2.spool_dir.join("incoming/0123456789ABCDEF").exists(),
+        "restored twice"
+    );
     // Usage recounted after the restore, the quota kept.
     assert_eq!(
         fs::read_to_string(cfg2.mail_root.join("example.test/u/maildirsize")).unwrap(),

@@ -142,7 +142,11 @@ impl AppPasswords {
         let old = file::read_optional(&path).map_err(io)?.unwrap_or_default();
         let mut db = AppPasswords::parse(&path, &old)?;
         let out = change(&mut db)?;
+        let created = !path.exists();
         file::replace(&path, &db.render(&old), 0o640).map_err(io)?;
+        if created {
+            same_access_as(&path, users);
+        }
         Ok(out)
     }
 
@@ -161,6 +165,17 @@ impl AppPasswords {
         }
         out
     }
+}
+
+/// Gives a new app-password file the users file's owner, group and mode, so every program
+/// that can read the users file can read this one (best effort: only root can chown).
+fn same_access_as(path: &Path, users: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(m) = std::fs::metadata(users) else {
+        return;
+    };
+    let _ = std::os::unix::fs::chown(path, Some(m.uid()), Some(m.gid()));
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(m.mode() & 0o7777));
 }
 
 fn parse_line(line: &str) -> Option<AppPassword> {

