@@ -2,94 +2,11 @@
 //! TXT records: through `mailctl check-auth` (the same `authres::verify` spam-scan uses) and
 //! at SMTP time (`[policy] dmarc_reject = "smtp"`: 550 5.7.1 after DATA).
 
-use crate::harness::dns::Record;
+use crate::harness::dns::{Dns, Record};
 use crate::harness::{self, text, Server, DEMO, DEMO_PASSWORD};
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
-
-/// dnsmasq serving TXT records correctly. `harness::dns` passes `--txt-record=name,"text"`
-/// on the command line, where dnsmasq keeps the quotes as part of the text (they are only
-/// stripped in a config file), so an SPF or DMARC record served by it never parses. Until
-/// the harness writes its records to a config file (or drops the quotes), this does.
-struct Dns {
-    port: u16,
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Dns {
-    fn start(zones: &[&str], records: &[Record]) -> Dns {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conf = dir.path().join("dnsmasq.conf");
-        let mut lines = String::new();
-        for z in zones {
-            lines.push_str(&format!("local=/{z}/\n"));
-        }
-        for r in records {
-            lines.push_str(&match r {
-                Record::Txt(name, text) => format!("txt-record={name},\"{text}\"\n"),
-                Record::Addr(name, ip) => format!("host-record={name},{ip}\n"),
-                Record::Mx(name, target, pref) => format!("mx-host={name},{target},{pref}\n"),
-            });
-        }
-        std::fs::write(&conf, lines).expect("dnsmasq.conf");
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free udp port");
-        let mut cmd = std::process::Command::new("dnsmasq");
-        cmd.args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--bind-interfaces",
-        ])
-        .args(["--listen-address=127.0.0.1", "--pid-file="])
-        .arg(format!("--conf-file={}", conf.display()))
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-        if nix::unistd::geteuid().is_root() {
-            cmd.arg("--user=root");
-        }
-        let child = cmd.spawn().expect("dnsmasq (apt-get install dnsmasq-base)");
-        let dns = Dns {
-            port,
-            child,
-            _dir: dir,
-        };
-        dns.wait_ready();
-        dns
-    }
-
-    fn config_line(&self) -> String {
-        format!("servers = [\"127.0.0.1:{}\"]", self.port)
-    }
-
-    fn wait_ready(&self) {
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
-        sock.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .ok();
-        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ready\x07invalid\x00\x00\x01\x00\x01";
-        let deadline = std::time::Instant::now() + harness::PATIENCE;
-        let mut buf = [0u8; 512];
-        while std::time::Instant::now() < deadline {
-            let _ = sock.send_to(query, ("127.0.0.1", self.port));
-            if sock.recv(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("dnsmasq did not answer on port {}", self.port);
-    }
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const MESSAGE: &str = "From: Alice <alice@DOMAIN>\r\nTo: demo@example.test\r\n\
     Subject: records\r\nDate: Sat, 28 Nov 2026 06:00:00 +0000\r\n\

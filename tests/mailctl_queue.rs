@@ -64,18 +64,6 @@ fn ctl(server: &Server, args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Adds `lines` to `[name]`: under the existing header, or in a new section at the end.
-fn with_section(text: &str, name: &str, lines: &str) -> String {
-    let header = format!("\n[{name}]\n");
-    match text.find(&header) {
-        Some(at) => {
-            let split = at + header.len();
-            format!("{}{lines}\n{}", &text[..split], &text[split..])
-        }
-        None => format!("{text}\n[{name}]\n{lines}\n"),
-    }
-}
-
 #[test]
 fn show_hold_flush_release_delete_recall() {
     // far.test goes to a loopback port nobody listens on: every attempt is deferred at

@@ -4,6 +4,7 @@
 //! TXT id is unchanged (even with the web server gone), refetched when it changes, and
 //! refused when invalid.
 
+use crate::harness::dns::{Dns, Record};
 use crate::harness::*;
 use mail::config::Config;
 use mail::mta_sts::{Cache, Mode};
@@ -100,101 +101,24 @@ fn start_https(dir: &Path, root: &Path) -> Https {
 }
 
 /// dnsmasq serving the `_mta-sts` TXT records (id `sts_id` for sts.test) and the
-/// `mta-sts.` hosts. Not `harness::dns`: its `Record::Txt` hands dnsmasq the text inside
-/// literal quotes, which dnsmasq keeps on the command line, so every TXT record it serves
-/// starts with `"` and no `v=STSv1` record can be valid. Fix there: drop the quotes in
-/// `--txt-record={name},\"{text}\"`; then this can go back to `Dns::start`.
-fn dns_with_id(sts_id: &str) -> TxtDns {
-    let mut args: Vec<String> = DOMAINS
+/// `mta-sts.` hosts.
+fn dns_with_id(sts_id: &str) -> Dns {
+    let txt: Vec<(String, String)> = DOMAINS
         .iter()
         .filter(|d| **d != "none.test")
         .map(|d| {
             let id = if *d == "sts.test" { sts_id } else { "1" };
-            format!("--txt-record=_mta-sts.{d},v=STSv1; id={id};")
+            (format!("_mta-sts.{d}"), format!("v=STSv1; id={id};"))
         })
         .collect();
-    args.extend(
-        DOMAINS
-            .iter()
-            .map(|d| format!("--host-record=mta-sts.{d},127.0.0.1")),
-    );
-    TxtDns::start(&args)
-}
-
-struct TxtDns {
-    port: u16,
-    child: Child,
-}
-
-impl TxtDns {
-    fn start(records: &[String]) -> TxtDns {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free udp port");
-        let child = Command::new("dnsmasq")
-            .args([
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--no-resolv",
-                "--no-hosts",
-                "--bind-interfaces",
-                "--listen-address=127.0.0.1",
-                "--pid-file=",
-                "--local=/test/",
-            ])
-            .arg(format!("--port={port}"))
-            .args(root_user_arg())
-            .args(records)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq (apt-get install dnsmasq-base)");
-        let dns = TxtDns { port, child };
-        dns.wait_ready();
-        dns
-    }
-
-    fn config_line(&self) -> String {
-        format!("servers = [\"127.0.0.1:{}\"]", self.port)
-    }
-
-    /// Waits until a query for `ready.test` gets any answer.
-    fn wait_ready(&self) {
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
-        sock.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .ok();
-        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ready\x04test\x00\x00\x01\x00\x01";
-        let start = std::time::Instant::now();
-        let mut buf = [0u8; 512];
-        while start.elapsed() < PATIENCE {
-            let _ = sock.send_to(query, ("127.0.0.1", self.port));
-            if sock.recv(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("dnsmasq did not answer on port {}", self.port);
-    }
-}
-
-impl Drop for TxtDns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// dnsmasq refuses to drop to `nobody` in some containers; as root, stay root.
-fn root_user_arg() -> Vec<&'static str> {
-    // SAFETY: geteuid has no preconditions.
-    match unsafe { libc::geteuid() } {
-        0 => vec!["--user=root"],
-        _ => vec![],
-    }
+    let hosts: Vec<String> = DOMAINS.iter().map(|d| format!("mta-sts.{d}")).collect();
+    let mut records: Vec<Record> = txt.iter().map(|(n, t)| Record::Txt(n, t)).collect();
+    records.extend(hosts.iter().map(|h| Record::Addr(h, "127.0.0.1")));
+    Dns::start(&["test"], &records)
 }
 
 /// The server's config with `[dns]` pointing at `dns` and the MTA-STS knobs set.
-fn config(server: &Server, dns: &TxtDns, https_port: u16) -> Config {
+fn config(server: &Server, dns: &Dns, https_port: u16) -> Config {
     let text = std::fs::read_to_string(server.config()).unwrap();
     let text = with_section(
         &text,
@@ -204,18 +128,6 @@ fn config(server: &Server, dns: &TxtDns, https_port: u16) -> Config {
     let knobs = format!("mta_sts_https_port = {https_port}\nmta_sts_ca_file = \"ca.pem\"");
     let text = with_section(&text, "dkim", &knobs);
     Config::parse(&server.config(), &text).expect("config")
-}
-
-/// Adds `lines` to `[name]`: under the existing header, or in a new section at the end.
-pub fn with_section(text: &str, name: &str, lines: &str) -> String {
-    let header = format!("\n[{name}]\n");
-    match text.find(&header) {
-        Some(at) => {
-            let split = at + header.len();
-            format!("{}{lines}\n{}", &text[..split], &text[split..])
-        }
-        None => format!("{text}\n[{name}]\n{lines}\n"),
-    }
 }
 
 #[test]

@@ -13,51 +13,59 @@ pub enum Record<'a> {
     Mx(&'a str, &'a str, u16),
     /// A or AAAA, by the address's family.
     Addr(&'a str, &'a str),
-    /// TXT, one string (dnsmasq splits over 255 octets itself).
+    /// TXT, one text (dnsmasq splits it into strings of at most 255 octets).
     Txt(&'a str, &'a str),
 }
 
 pub struct Dns {
     pub port: u16,
     child: Child,
+    _dir: tempfile::TempDir,
 }
 
 impl Dns {
     /// Starts dnsmasq serving `records`; `zones` (e.g. `["test"]`) are answered locally only.
+    /// The records go into a config file: there dnsmasq strips the quotes around a TXT text
+    /// (on the command line it would keep them), so texts may hold commas and spaces.
     pub fn start(zones: &[&str], records: &[Record]) -> Dns {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("dnsmasq.conf");
+        let mut lines = String::new();
+        for z in zones {
+            lines.push_str(&format!("local=/{z}/\n"));
+        }
+        for r in records {
+            lines.push_str(&match r {
+                Record::Mx(name, target, pref) => format!("mx-host={name},{target},{pref}\n"),
+                Record::Addr(name, ip) => format!("host-record={name},{ip}\n"),
+                Record::Txt(name, text) => format!("txt-record={name},\"{text}\"\n"),
+            });
+        }
+        std::fs::write(&conf, lines).expect("dnsmasq.conf");
         let port = free_udp_port();
         let mut cmd = Command::new("dnsmasq");
         cmd.args([
             "--keep-in-foreground",
-            "--conf-file=/dev/null",
             "--no-resolv",
             "--no-hosts",
             "--bind-interfaces",
             "--listen-address=127.0.0.1",
             "--pid-file=",
-            "--log-facility=-",
-            "--log-queries",
         ])
+        .arg(format!("--conf-file={}", conf.display()))
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-        if nix_is_root() {
+        if is_root() {
+            // dnsmasq cannot drop to `nobody` in some containers; as root, stay root.
             cmd.arg("--user=root");
         }
-        for z in zones {
-            cmd.arg(format!("--local=/{z}/"));
-        }
-        for r in records {
-            cmd.arg(match r {
-                Record::Mx(name, target, pref) => format!("--mx-host={name},{target},{pref}"),
-                Record::Addr(name, ip) => format!("--host-record={name},{ip}"),
-                // Passed without shell quoting: dnsmasq would keep literal quotes; a comma
-                // would split the text into several strings.
-                Record::Txt(name, text) => format!("--txt-record={name},{text}"),
-            });
-        }
         let child = cmd.spawn().expect("dnsmasq (apt-get install dnsmasq-base)");
-        let dns = Dns { port, child };
+        let dns = Dns {
+            port,
+            child,
+            _dir: dir,
+        };
         dns.wait_ready();
         dns
     }
@@ -100,7 +108,7 @@ pub fn free_udp_port() -> u16 {
         .expect("free udp port")
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }

@@ -370,3 +370,24 @@ pub fn tool(name: &str, args: &[&str]) -> Output {
 pub fn read(path: &Path) -> String {
     text(&std::fs::read(path).expect("read message"))
 }
+
+/// Sets `lines` (`key = value` each) in config section `[name]`: under its header, replacing
+/// the same keys already there, or in a new section at the end.
+pub fn with_section(text: &str, name: &str, lines: &str) -> String {
+    let header = format!("\n[{name}]\n");
+    let Some(at) = text.find(&header) else {
+        return format!("{text}\n[{name}]\n{lines}\n");
+    };
+    let split = at + header.len();
+    let (head, rest) = text.split_at(split);
+    let body_end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+    let (body, tail) = rest.split_at(body_end);
+    let key = |l: &str| l.split('=').next().unwrap_or("").trim().to_string();
+    let new_keys: Vec<String> = lines.lines().map(key).collect();
+    let kept: String = body
+        .lines()
+        .filter(|l| !new_keys.contains(&key(l)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!("{head}{lines}\n{kept}{tail}")
+}
