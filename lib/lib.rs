@@ -38,6 +38,7 @@ pub mod privs;
 pub mod queue_runner;
 pub mod ratelimit;
 pub mod sasl;
+pub mod scheduled;
 pub mod smtp;
 pub mod smtpd;
 pub mod spam_scan;

@@ -170,3 +170,109 @@ fn ehlo_and_refusals() {
     );
     assert!(bad.starts_with("ERR 501"), "{bad}");
 }
+
+/// Over IMAP as the sender: SELECT "Scheduled" (Maildir++ `.Scheduled`), print how many
+/// messages it holds, delete the one with the given subject (STORE \Deleted + EXPUNGE), and
+/// print how many are left.
+const DELETE_SCHEDULED: &str = r#"
+import imaplib, sys
+port, user, password, subject = int(sys.argv[1]), *sys.argv[2:5]
+i = imaplib.IMAP4("127.0.0.1", port)
+i.login(user, password)
+typ, data = i.select("Scheduled")
+assert typ == "OK", data
+print("EXISTS", int(data[0]))
+typ, data = i.search(None, "SUBJECT", subject)
+nums = data[0].split()
+assert typ == "OK" and len(nums) == 1, (typ, data)
+typ, data = i.store(nums[0], "+FLAGS", "(\\Deleted)")
+assert typ == "OK", data
+typ, data = i.expunge()
+assert typ == "OK", data
+typ, data = i.select("Scheduled")
+print("LEFT", int(data[0]))
+i.logout()
+"#;
+
+/// The envelope's `scheduled_copy` (the copy's unique file-name base).
+fn copy_name(env: &toml::Table) -> String {
+    env.get("scheduled_copy")
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("no scheduled_copy in {env:?}"))
+        .to_string()
+}
+
+/// Whether `.Scheduled/{new,cur}` holds a file with this base name (any `:2,` flags).
+fn has_copy(scheduled: &std::path::Path, base: &str) -> bool {
+    ["new", "cur"].iter().any(|sub| {
+        list_files(&scheduled.join(sub)).iter().any(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.split(':').next() == Some(base)
+        })
+    })
+}
+
+#[test]
+fn sender_recalls_by_deleting_the_scheduled_copy() {
+    let server = Server::start();
+    server.add_user("bob@example.test", "bobpw");
+    let port = server.ports.submission;
+    let kept = queued_id(&send(port, "bob@example.test", "keepme", "HOLDFOR=3", ""));
+    // Longer hold: time for the IMAP deletion below before its release.
+    let recalled = queued_id(&send(
+        port,
+        "bob@example.test",
+        "recallme",
+        "HOLDFOR=12",
+        "",
+    ));
+    let kept_copy = copy_name(&queued_envelope(&server, &kept));
+    let recalled_copy = copy_name(&queued_envelope(&server, &recalled));
+    let scheduled = server.maildir(DEMO).join(".Scheduled");
+    assert!(has_copy(&scheduled, &kept_copy), "{kept_copy}");
+    assert!(has_copy(&scheduled, &recalled_copy), "{recalled_copy}");
+    assert!(read(&scheduled.join("new").join(&recalled_copy)).contains("Subject: recallme"));
+
+    let out = python(
+        DELETE_SCHEDULED,
+        &[
+            &server.ports.imap.to_string(),
+            DEMO,
+            DEMO_PASSWORD,
+            "recallme",
+        ],
+    );
+    assert!(out.status.success(), "imap: {}", text(&out.stderr));
+    let seen = text(&out.stdout);
+    assert!(seen.contains("EXISTS 2"), "{seen}");
+    assert!(seen.contains("LEFT 1"), "{seen}");
+    assert!(!has_copy(&scheduled, &recalled_copy));
+    // The deletion came before the release: the message is still queued, not yet released.
+    let env = queued_envelope(&server, &recalled);
+    assert!(env.get("released").is_none(), "released too early: {env:?}");
+
+    // (a) Left alone: delivered after its time, its Scheduled copy gone.
+    let files = server.wait_for_messages("bob@example.test", 1);
+    assert!(read(&files[0]).contains("Subject: keepme"));
+    assert!(!has_copy(&scheduled, &kept_copy), "copy kept after sending");
+
+    // (b) Deleted: leaves the queue at its time, never delivered.
+    let entry = server.spool().join("queue").join(&recalled);
+    let start = Instant::now();
+    while entry.exists() {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{recalled} still queued\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = server.log();
+    assert!(
+        log.contains(&format!("{recalled}: recalled by sender")),
+        "{log}"
+    );
+    let bob = server.new_messages("bob@example.test");
+    assert_eq!(bob.len(), 1, "{bob:?}");
+    assert!(bob.iter().all(|f| !read(f).contains("recallme")));
+}

@@ -55,11 +55,38 @@ pub fn run(cfg: &Config, cmd: QueueCmd, out: &mut dyn Write) -> Result<(), Error
         QueueCmd::Flush => flush(&spool, unix_now())?,
         QueueCmd::Hold { id } => hold(&spool, &id, unix_now())?,
         QueueCmd::Release { id } => release(&spool, &id)?,
-        QueueCmd::Delete { id } => delete(&spool, &id)?,
-        QueueCmd::Recall { id } => recall(&spool, &id, unix_now())?,
+        QueueCmd::Delete { id } => {
+            let copy = scheduled_copy(&spool, &id);
+            let line = delete(&spool, &id)?;
+            drop_scheduled_copy(cfg, &id, copy);
+            line
+        }
+        QueueCmd::Recall { id } => {
+            let copy = scheduled_copy(&spool, &id);
+            let line = recall(&spool, &id, unix_now())?;
+            drop_scheduled_copy(cfg, &id, copy);
+            line
+        }
     };
     out.write_all(line.as_bytes())
         .map_err(|e| Error::System(format!("stdout: {e}")))
+}
+
+/// The sender and the name of the `Scheduled` folder copy of a held message (see
+/// `crate::scheduled`), read before the message goes.
+fn scheduled_copy(spool: &Spool, id: &str) -> Option<(String, String)> {
+    let stage = locate(spool, id).ok()?;
+    let env = spool.read_envelope(stage, id).ok()?;
+    Some((env.auth_user?, env.scheduled_copy?))
+}
+
+/// Removes the sender's `Scheduled` copy of a message that will now never be sent; a
+/// failure only leaves a stale copy, so it is reported, not fatal.
+fn drop_scheduled_copy(cfg: &Config, id: &str, copy: Option<(String, String)>) {
+    let Some((owner, base)) = copy else { return };
+    if let Err(e) = crate::scheduled::remove(cfg, &owner, &base) {
+        mlog!("{id}: Scheduled copy {base} of {owner} not removed: {e}");
+    }
 }
 
 /// The stage holding `id`, searched in every stage.

@@ -9,6 +9,13 @@
 //! one only where a crash would otherwise cost more than a repeated delivery: after a
 //! delivery that more deliveries follow, before a retry is scheduled, before a bounce. The
 //! common case, every recipient delivered in one attempt, writes none: the message is removed.
+//!
+//! A held (FUTURERELEASE) message with a copy in its sender's `.Scheduled` folder
+//! (`Envelope::scheduled_copy`, see `mail::scheduled`) is checked first, before expansion:
+//! copy gone means recalled by the sender (removed from the queue, nothing delivered);
+//! copy present means send: `released` is written to the envelope first, then the copy is
+//! removed, so a crash can neither recall a message it decided to send nor send one that
+//! was recalled. A copy that cannot be looked for counts as present (logged, sent).
 
 use super::deliver;
 use super::expand::{count_received, expand_envelope};
@@ -68,6 +75,9 @@ pub fn process_with(
         Err(e) => return Err(e),
     };
     if env.next_attempt > now() {
+        return Ok(());
+    }
+    if !release_scheduled(cfg, spool, id, &mut env)? {
         return Ok(());
     }
     if env
@@ -150,6 +160,42 @@ pub fn process_with(
         mlog!("{id}: success notice not written: {e}");
     }
     finish(cfg, spool, id, &mut env)
+}
+
+/// The release-time check of the sender's `.Scheduled` copy. Returns false when the sender
+/// recalled the message (it is removed from the queue), true to go on delivering.
+fn release_scheduled(
+    cfg: &Config,
+    spool: &Spool,
+    id: &str,
+    env: &mut Envelope,
+) -> spool::Result<bool> {
+    let Some(base) = env.scheduled_copy.clone() else {
+        return Ok(true);
+    };
+    let owner = env.auth_user.clone().unwrap_or_default();
+    if !env.released {
+        let untouched = env.recipients.iter().all(|r| r.state == RcptState::Pending);
+        match crate::scheduled::find(cfg, &owner, &base) {
+            Ok(None) if untouched => {
+                spool.remove(Stage::Queue, id)?;
+                mlog!("{id}: recalled by sender {owner} (scheduled copy deleted), removed");
+                return Ok(false);
+            }
+            Ok(_) => {}
+            Err(e) => mlog!("{id}: scheduled copy {base} not checked, sending: {e}"),
+        }
+        // The decision is durable before the copy goes: a crash from here on sends.
+        env.released = true;
+        spool.write_envelope(Stage::Queue, id, env)?;
+        mlog!("{id}: released (scheduled copy present)");
+    }
+    if let Err(e) = crate::scheduled::remove(cfg, &owner, &base) {
+        mlog!("{id}: scheduled copy {base} not removed: {e}");
+    }
+    // Written with the next envelope write, if any; until then a rerun removes again.
+    env.scheduled_copy = None;
+    Ok(true)
 }
 
 /// True for a recipient that `local-deliver` handles (not a pipe, a local domain).
@@ -291,4 +337,68 @@ pub(super) fn log_result(id: &str, r: &Recipient) {
         r.address,
         r.reply.as_deref().unwrap_or("")
     );
+}
+
+#[cfg(test)]
+mod scheduled_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn setup(dir: &Path) -> (Config, Spool) {
+        let text = format!(
+            "hostname='h'\nspool_dir='{}'\nmail_root='{}'\nusers_file='u'\n[domains.'example.test']\n",
+            dir.join("spool").display(),
+            dir.join("mail").display()
+        );
+        let cfg = Config::parse(&dir.join("mail.toml"), &text).unwrap();
+        let spool = Spool::open(&cfg.spool_dir).unwrap();
+        (cfg, spool)
+    }
+
+    fn held(cfg: &Config, spool: &Spool) -> (String, Envelope) {
+        let owner = "demo@example.test";
+        let base = crate::scheduled::store_copy(cfg, owner, b"Subject: s\r\n\r\nx\r\n").unwrap();
+        let env = Envelope {
+            sender: owner.into(),
+            recipients: vec![Recipient::new("bob@example.org")],
+            auth_user: Some(owner.into()),
+            hold_until: 1,
+            scheduled_copy: Some(base),
+            ..Envelope::default()
+        };
+        let id = spool
+            .enqueue(Stage::Queue, &env, b"Subject: s\r\n\r\nx\r\n")
+            .unwrap();
+        let env = spool.read_envelope(Stage::Queue, &id).unwrap();
+        (id, env)
+    }
+
+    #[test]
+    fn deleted_copy_recalls() {
+        let t = tempfile::tempdir().unwrap();
+        let (cfg, spool) = setup(t.path());
+        let (id, mut env) = held(&cfg, &spool);
+        let base = env.scheduled_copy.clone().unwrap();
+        assert!(crate::scheduled::remove(&cfg, "demo@example.test", &base).unwrap());
+        assert!(!release_scheduled(&cfg, &spool, &id, &mut env).unwrap());
+        assert!(spool.list(Stage::Queue).unwrap().is_empty());
+    }
+
+    #[test]
+    fn present_copy_is_released_then_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let (cfg, spool) = setup(t.path());
+        let (id, mut env) = held(&cfg, &spool);
+        let base = env.scheduled_copy.clone().unwrap();
+        assert!(release_scheduled(&cfg, &spool, &id, &mut env).unwrap());
+        assert_eq!(env.scheduled_copy, None);
+        let owner = "demo@example.test";
+        assert_eq!(crate::scheduled::find(&cfg, owner, &base).unwrap(), None);
+        // On disk the decision is recorded; a rerun after a crash sends, never recalls.
+        let mut disk = spool.read_envelope(Stage::Queue, &id).unwrap();
+        assert!(disk.released);
+        assert_eq!(disk.scheduled_copy.as_deref(), Some(base.as_str()));
+        assert!(release_scheduled(&cfg, &spool, &id, &mut disk).unwrap());
+        assert_eq!(spool.list(Stage::Queue).unwrap(), vec![id]);
+    }
 }

@@ -5,6 +5,13 @@
 //! Records the transaction's DSN parameters (RET, ENVID, per-recipient NOTIFY and ORCPT),
 //! a FUTURERELEASE hold (`hold_until`, and `next_attempt` so queue-runner waits for it) and
 //! REQUIRETLS in the envelope.
+//! A held message from an authenticated local user also gets a copy in the user's
+//! `.Scheduled` folder (`mail::scheduled`; deleting it recalls the message), its name
+//! recorded in the same envelope. The copy is written just before the commit, not after it:
+//! once committed, spam-scan may move the entry at any moment, so a later envelope rewrite
+//! would race with it. A failed commit removes the copy again; only a crash between the two
+//! can leave a copy without a queued message (the client got no 250 and sends again).
+//! A copy that cannot be written is logged and the message is queued, not recallable.
 //! Errors: `spool::Error`, answered `451 4.3.0` by the caller; a dropped draft leaves nothing.
 
 use std::collections::BTreeMap;
@@ -67,7 +74,7 @@ pub fn enqueue(
         .map(|r| Recipient::new(&super::policy::canonical_recipient(cfg, r)))
         .collect();
     let (dsn_notify, dsn_orcpt) = dsn_maps(&recipients, msg);
-    let env = Envelope {
+    let mut env = Envelope {
         sender: msg.sender.clone(),
         recipients,
         client_ip: Some(client.ip.to_string()),
@@ -88,12 +95,50 @@ pub fn enqueue(
         allowlisted: client.allowlisted,
         ..Envelope::default()
     };
-    let id = draft.commit(Stage::Incoming, &env)?;
+    let owner = scheduled_owner(cfg, client, msg);
+    if let Some(owner) = owner {
+        env.scheduled_copy = scheduled_copy(cfg, owner, &id, &head, &msg.body);
+    }
+    let id = match draft.commit(Stage::Incoming, &env) {
+        Ok(id) => id,
+        Err(e) => {
+            if let (Some(owner), Some(base)) = (owner, &env.scheduled_copy) {
+                if let Err(e) = crate::scheduled::remove(cfg, owner, base) {
+                    crate::mlog!("{id}: scheduled copy {base} not removed: {e}");
+                }
+            }
+            return Err(e);
+        }
+    };
     if env.hold_until != 0 {
         let until = crate::smtp::release::rfc3339(env.hold_until);
         crate::mlog!("{id}: held until {until} (FUTURERELEASE)");
     }
     Ok(id)
+}
+
+/// The authenticated user whose `.Scheduled` folder gets a copy of a held message.
+fn scheduled_owner<'a>(cfg: &Config, client: &Client<'a>, msg: &Message) -> Option<&'a str> {
+    let user = client.auth_user?;
+    let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+    (msg.hold_until != 0 && cfg.is_local_domain(domain)).then_some(user)
+}
+
+/// Stores the copy; its unique name, or `None` (logged) when it could not be written.
+fn scheduled_copy(cfg: &Config, owner: &str, id: &str, head: &str, body: &[u8]) -> Option<String> {
+    let mut message = Vec::with_capacity(head.len() + body.len());
+    message.extend_from_slice(head.as_bytes());
+    message.extend_from_slice(body);
+    match crate::scheduled::store_copy(cfg, owner, &message) {
+        Ok(base) => {
+            crate::mlog!("{id}: scheduled copy {base} for {owner}");
+            Some(base)
+        }
+        Err(e) => {
+            crate::mlog!("{id}: scheduled copy for {owner} not written, not recallable: {e}");
+            None
+        }
+    }
 }
 
 /// NOTIFY and ORCPT keyed by the recorded recipient address (see `Envelope::dsn_notify`).
@@ -255,6 +300,12 @@ mod tests {
             (2_000_000_000, 2_000_000_000)
         );
         assert!(env.require_tls);
+        // Held and authenticated: a copy in the user's .Scheduled, named in the envelope.
+        let base = env.scheduled_copy.as_deref().expect("scheduled copy");
+        let copy = crate::scheduled::find(&cfg, "demo@example.test", base).unwrap();
+        let copy = std::fs::read_to_string(copy.expect("copy present")).unwrap();
+        assert!(copy.starts_with("Received: from client.test ([192.0.2.7])\n"));
+        assert!(copy.ends_with("Subject: hi\n\nbody\n"), "{copy}");
         let text = String::from_utf8(spool.read_message(Stage::Incoming, &id).unwrap()).unwrap();
         assert!(
             text.starts_with("Received: from client.test ([192.0.2.7])\r\n"),

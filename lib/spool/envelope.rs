@@ -66,6 +66,16 @@ pub struct Envelope {
     /// delivered; 0 for none. smtpd also sets `next_attempt` to it, so queue-runner waits.
     #[serde(default)]
     pub hold_until: u64,
+    /// The sender's copy of a held (FUTURERELEASE) message in their `.Scheduled` Maildir++
+    /// folder: the copy's unique file-name base (no `:2,` suffix), written by smtpd for an
+    /// authenticated local user. Deleting the copy recalls the message; at release time
+    /// queue-runner checks for it (see `mail::scheduled`). `None`: no copy, not recallable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_copy: Option<String>,
+    /// queue-runner found the `.Scheduled` copy at release time and decided to send: from
+    /// then on the copy's absence no longer recalls the message (crash safety).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
     /// REQUIRETLS (RFC 8689) was given on MAIL: relay only over verified TLS.
     #[serde(default)]
     pub require_tls: bool,
