@@ -7,11 +7,9 @@
 
 use crate::harness::dns::{Dns, Record};
 use crate::harness::*;
+use crate::outbound_common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
-
-const BOB: &str = "bob@b.test";
 
 /// A scripted SMTP peer: `peer.py PORT DIR`. Saves each message as DIR/msg-N (recipients
 /// in the first line); answers RCPT with 451 while DIR/defer exists, 550 for addresses
@@ -114,56 +112,6 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Waits for `what` to become true, showing the log of `s` on failure.
-fn wait_until(s: &Server, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > PATIENCE * 2 {
-            panic!("never happened: {what}\n--- log ---\n{}", s.log());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Instance A: retries every second, `extra` appended (its [outbound]/[dns] lines).
-fn instance_a(extra: &str) -> Server {
-    instance_a_lifetime(extra, 600)
-}
-
-/// Instance A with a queue lifetime of `lifetime` seconds.
-fn instance_a_lifetime(extra: &str, lifetime: u64) -> Server {
-    let extra = extra.to_string();
-    Server::setup_with(move |t| {
-        let t = t
-            .replace("retry_base_secs = 300", "retry_base_secs = 1")
-            .replace("retry_max_secs = 4000", "retry_max_secs = 1")
-            .replace(
-                "max_lifetime_secs = 432000",
-                &format!("max_lifetime_secs = {lifetime}"),
-            );
-        format!("{t}\n{extra}\n")
-    })
-}
-
-/// Sends a message with smtplib over A's submission port, authenticated as demo.
-fn submit(a: &Server, to: &[&str], subject: &str) {
-    let script = r#"
-import smtplib, sys
-port, subject, to = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-msg = ("From: Demo <demo@example.test>\r\nTo: %s\r\nSubject: %s\r\n"
-       "Message-ID: <%s@example.test>\r\nDate: Sat, 28 Nov 2026 07:00:00 +0000\r\n\r\n"
-       "Hello from A.\r\n.leading dot\r\n" % (", ".join(to), subject, subject.replace(" ", "-")))
-with smtplib.SMTP("127.0.0.1", port) as s:
-    s.login("demo@example.test", "demo")
-    s.sendmail("demo@example.test", to, msg)
-"#;
-    let mut args = vec![a.ports.submission.to_string(), subject.to_string()];
-    args.extend(to.iter().map(|t| t.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = python(script, &args);
-    assert!(out.status.success(), "submit: {}", text(&out.stderr));
-}
-
 /// True once `addr` has failed for good: named in an envelope in spool/bounce with
 /// `reply_part`, or in a bounce delivered to demo (when the bounce stage already ran).
 fn failed_for_good(a: &Server, addr: &str, reply_part: &str) -> bool {
@@ -185,29 +133,9 @@ fn read_or_empty(p: &PathBuf) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-fn queue_empty(a: &Server) -> bool {
-    list_files_and_dirs(&a.spool().join("queue")).is_empty()
-        && list_files_and_dirs(&a.spool().join("incoming")).is_empty()
-}
-
-fn list_files_and_dirs(p: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(p)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect()
-}
-
 #[test]
 fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
-    let mut b = Server::setup_with(|t| {
-        t.replace(
-            "[domains.\"example.test\"]",
-            "[domains.\"b.test\"]\n[domains.\"example.test\"]",
-        )
-    });
-    b.add_user(BOB, "pw");
+    let mut b = instance_b("");
     let mut a = instance_a("");
     let out = a.mailctl(
         &["dkim", "keygen", "example.test", "--algorithm", "ed25519"],
@@ -215,9 +143,7 @@ fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
     );
     assert!(out.status.success(), "keygen: {}", text(&out.stderr));
     let out = a.mailctl(&["dkim", "show", "example.test", "--value"], "");
-    // `; n=` (empty notes tag) keeps `p=` clean of the literal quote the DNS harness adds
-    // around TXT values (see tests/dkim.rs).
-    let dkim_value = format!("{}; n=", text(&out.stdout).trim());
+    let dkim_value = text(&out.stdout).trim().to_string();
     let dns = Dns::start(
         &["test"],
         &[
@@ -226,12 +152,9 @@ fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
             Record::Txt("mail._domainkey.example.test", &dkim_value),
         ],
     );
-    let dns_section = format!("[dns]\n{}\n", dns.config_line());
-    append(
-        &a,
-        &format!("{dns_section}[outbound]\nport = {}\n", b.ports.smtp),
-    );
-    append(&b, &dns_section);
+    set_dns(&a, &dns);
+    set_dns(&b, &dns);
+    append(&a, &format!("[outbound]\nport = {}\n", b.ports.smtp));
     b.run();
     a.run();
     submit(&a, &[BOB], "to b");
@@ -256,22 +179,9 @@ fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
     );
 }
 
-fn append(s: &Server, text: &str) {
-    let mut t = std::fs::read_to_string(s.config()).expect("config");
-    t.push('\n');
-    t.push_str(text);
-    std::fs::write(s.config(), t).expect("config");
-}
-
 #[test]
 fn required_tls_refuses_an_unverified_certificate() {
-    let mut b = Server::setup_with(|t| {
-        t.replace(
-            "[domains.\"example.test\"]",
-            "[domains.\"b.test\"]\n[domains.\"example.test\"]",
-        )
-    });
-    b.add_user(BOB, "pw");
+    let mut b = instance_b("");
     b.run();
     let mut a = instance_a(&format!(
         "[outbound]\ntransports = {{ \"b.test\" = \"127.0.0.1:{}\" }}\nrequire_tls_domains = [\"B.test\"]\n",
@@ -363,13 +273,7 @@ fn null_mx_fails_at_once() {
 fn killing_queue_runner_mid_transaction_loses_nothing() {
     let peer = Peer::start();
     peer.flag("stall", true);
-    let mut b = Server::setup_with(|t| {
-        t.replace(
-            "[domains.\"example.test\"]",
-            "[domains.\"b.test\"]\n[domains.\"example.test\"]",
-        )
-    });
-    b.add_user(BOB, "pw");
+    let mut b = instance_b("");
     b.run();
     let mut a = instance_a(&format!(
         "[outbound]\ntransports = {{ \"b.test\" = \"127.0.0.1:{}\", \"slow.test\" = \"127.0.0.1:{}\" }}\n",

@@ -10,6 +10,7 @@
 //! # relayhost_auth = { user = "me", password_file = "relay.password" }
 //! # transports = { "b.test" = "127.0.0.1:2626", "c.test" = "mx.c.test:2525" }
 //! # require_tls_domains = ["bank.test"] # verified TLS or no delivery (temporary failure)
+//! # ca_file = "private-ca.pem"          # extra trusted roots (PEM) besides the system's
 //! max_connections = 20                  # open SMTP connections, all destinations
 //! max_per_destination = 4               # open SMTP connections to one destination
 //! idle_secs = 10                        # an idle connection is kept this long for reuse
@@ -35,6 +36,7 @@ pub struct RawOutbound {
     pub transports: BTreeMap<String, String>,
     #[serde(default)]
     pub require_tls_domains: Vec<String>,
+    pub ca_file: Option<String>,
     pub max_connections: Option<usize>,
     pub max_per_destination: Option<usize>,
     pub idle_secs: Option<u64>,
@@ -111,6 +113,9 @@ pub struct Outbound {
     pub transports: BTreeMap<String, HostPort>,
     /// Domains (lower case, ASCII) whose mail needs TLS with a verified certificate.
     pub require_tls_domains: BTreeSet<String>,
+    /// PEM file of extra trust anchors for peer certificates (a private CA of a smarthost
+    /// or partner), added to the system's roots; read at each TLS handshake.
+    pub ca_file: Option<PathBuf>,
     pub max_connections: usize,
     pub max_per_destination: usize,
     /// How long an idle connection is kept for the next message to the same destination.
@@ -126,6 +131,7 @@ impl Default for Outbound {
             relayhost: None,
             transports: BTreeMap::new(),
             require_tls_domains: BTreeSet::new(),
+            ca_file: None,
             max_connections: 20,
             max_per_destination: 4,
             idle: Duration::from_secs(10),
@@ -182,6 +188,11 @@ pub fn check(raw: RawOutbound, c: &Checker) -> Result<Outbound, Error> {
         }
         h => h,
     };
+    let ca_file = match raw.ca_file.as_deref().map(str::trim) {
+        None => None,
+        Some("") => return Err(c.invalid("outbound.ca_file", "must name a PEM file")),
+        Some(p) => Some(c.path(p)),
+    };
     Ok(Outbound {
         helo_name,
         port,
@@ -192,6 +203,7 @@ pub fn check(raw: RawOutbound, c: &Checker) -> Result<Outbound, Error> {
             .iter()
             .map(|d| ascii_domain(d))
             .collect(),
+        ca_file,
         max_connections: raw.max_connections.unwrap_or(20).max(1),
         max_per_destination: raw.max_per_destination.unwrap_or(4).max(1),
         idle: Duration::from_secs(raw.idle_secs.unwrap_or(10)),
@@ -298,7 +310,8 @@ mod tests {
             "{BASE}[outbound]\nrelayhost = \"[smtp.example.net]:587\"\n\
              relayhost_auth = {{ user = \"me\", password_file = \"pw\" }}\n\
              transports = {{ \"B.test\" = \"127.0.0.1:2626\" }}\n\
-             require_tls_domains = [\"Bank.test\"]\ntimeouts = {{ connect = 3 }}\n"
+             require_tls_domains = [\"Bank.test\"]\ntimeouts = {{ connect = 3 }}\n\
+             ca_file = \"ca.pem\"\n"
         );
         let c = Config::parse(Path::new("/x/mail.toml"), &text).unwrap();
         let o = &c.outbound;
@@ -316,6 +329,7 @@ mod tests {
         assert!(o.requires_tls("bank.test"));
         assert_eq!(o.timeouts.connect.as_secs(), 3);
         assert_eq!(o.timeouts.data_end.as_secs(), 600);
+        assert_eq!(o.ca_file.as_deref(), Some(Path::new("/x/ca.pem")));
         let bad = format!("{BASE}[outbound]\ntransports = {{ \"b.test\" = \"x:y\" }}\n");
         let e = Config::parse(Path::new("/x/mail.toml"), &bad).unwrap_err();
         assert!(e.to_string().contains("outbound.transports.b.test"), "{e}");

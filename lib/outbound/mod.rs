@@ -269,14 +269,14 @@ fn temp(reply: String) -> Failure {
 /// Connects to `hop`; opportunistic TLS whose handshake fails is retried once in plaintext
 /// (RFC 7435), unless TLS is required.
 fn connect(cfg: &Config, hop: &Hop, settings: &Settings) -> Result<Session, Failure> {
-    let t = &cfg.outbound.timeouts;
-    match Session::connect(hop, settings.clone(), t) {
+    let o = &cfg.outbound;
+    match Session::connect(hop, settings.clone(), o) {
         Err(f) if f.reply.contains("TLS handshake") && !settings.require_tls => {
             let plain = Settings {
                 starttls: false,
                 ..settings.clone()
             };
-            Session::connect(hop, plain, t)
+            Session::connect(hop, plain, o)
         }
         r => r,
     }

@@ -10,7 +10,7 @@
 use super::client::{Client, Failure, Phase, Settings, Step, Transaction};
 use super::reply::{Reply, ReplyReader};
 use super::resolve::Hop;
-use crate::config::outbound::Timeouts;
+use crate::config::outbound::{Outbound, Timeouts};
 use crate::queue_runner::lmtp_client::Stuffer;
 use crate::spool::RcptState;
 use rustls::pki_types::ServerName;
@@ -40,6 +40,8 @@ pub struct Session {
     client: Client,
     pub hop: Hop,
     timeouts: Timeouts,
+    /// Extra trust anchors for the peer's certificate (`[outbound] ca_file`).
+    ca_file: Option<std::path::PathBuf>,
     /// When the last transaction ended (for idle expiry).
     pub idle_since: Instant,
     /// Transactions done on this connection.
@@ -50,7 +52,9 @@ type Io<T> = Result<T, String>;
 
 impl Session {
     /// Connects to `hop` and brings the session to Ready (EHLO, STARTTLS, AUTH).
-    pub fn connect(hop: &Hop, settings: Settings, t: &Timeouts) -> Result<Session, Failure> {
+    /// Timeouts and trust anchors come from `o`.
+    pub fn connect(hop: &Hop, settings: Settings, o: &Outbound) -> Result<Session, Failure> {
+        let t = &o.timeouts;
         let at = format!("{}[{}]", hop.name, hop.addr.ip());
         let tcp = TcpStream::connect_timeout(&hop.addr, t.connect).map_err(|e| Failure {
             state: RcptState::Deferred,
@@ -64,6 +68,7 @@ impl Session {
             client,
             hop: hop.clone(),
             timeouts: t.clone(),
+            ca_file: o.ca_file.clone(),
             idle_since: Instant::now(),
             transactions: 0,
         };
@@ -271,7 +276,7 @@ impl Session {
             Err(_) => ServerName::try_from(self.hop.name.clone())
                 .unwrap_or(ServerName::IpAddress(self.hop.addr.ip().into())),
         };
-        let (config, verdict) = super::tls::client_config()?;
+        let (config, verdict) = super::tls::client_config(self.ca_file.as_deref())?;
         let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         tls.sock

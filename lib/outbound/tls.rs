@@ -4,32 +4,59 @@
 //! while the session decides, from the recorded result, whether that is acceptable (it is
 //! not where TLS is required). Handshake signatures are always checked.
 //!
-//! Trust anchors: the system's (rustls-native-certs, read once per process). With none
-//! available every certificate counts as unverified.
+//! Trust anchors: the system's (rustls-native-certs, read once per process) plus, when
+//! `[outbound] ca_file` is set, the PEM certificates in that file (a private CA), read at
+//! each handshake so a replaced file needs no restart. An unreadable or empty `ca_file`
+//! makes every certificate count as unverified, with that reason in the verdict (logged;
+//! fatal only where TLS is required). With no roots at all, likewise.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The verifier over the system roots, or why there is none.
-fn webpki() -> Result<Arc<WebPkiServerVerifier>, String> {
-    static V: OnceLock<Result<Arc<WebPkiServerVerifier>, String>> = OnceLock::new();
-    V.get_or_init(|| {
+/// The system's roots, loaded once per process.
+fn native_roots() -> &'static rustls::RootCertStore {
+    static R: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    R.get_or_init(|| {
         let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        for c in found.certs {
-            let _ = roots.add(c);
-        }
-        if roots.is_empty() {
-            return Err("no trusted root certificates on this system".into());
-        }
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crate::tls::provider())
-            .build()
-            .map_err(|e| e.to_string())
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
     })
-    .clone()
+}
+
+/// The verifier over the system roots alone (built once), or why there is none.
+fn webpki_native() -> Result<Arc<WebPkiServerVerifier>, String> {
+    static V: OnceLock<Result<Arc<WebPkiServerVerifier>, String>> = OnceLock::new();
+    V.get_or_init(|| build(native_roots().clone())).clone()
+}
+
+/// The verifier over the system roots plus the certificates of `extra_ca`, if given.
+fn webpki(extra_ca: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, String> {
+    let Some(path) = extra_ca else {
+        return webpki_native();
+    };
+    let mut roots = native_roots().clone();
+    let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("ca_file {}: no usable certificate", path.display()));
+    }
+    build(roots)
+}
+
+fn build(roots: rustls::RootCertStore) -> Result<Arc<WebPkiServerVerifier>, String> {
+    if roots.is_empty() {
+        return Err("no trusted root certificates on this system".into());
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crate::tls::provider())
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Verifies like webpki, but lets the handshake go on and keeps the verdict.
@@ -97,12 +124,15 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// A client config for one connection and the slot its verification verdict lands in.
-pub fn client_config() -> Result<(Arc<rustls::ClientConfig>, Verdict), String> {
+/// A client config for one connection and the slot its verification verdict lands in;
+/// `extra_ca` (`[outbound] ca_file`) adds trust anchors to the system's.
+pub fn client_config(
+    extra_ca: Option<&Path>,
+) -> Result<(Arc<rustls::ClientConfig>, Verdict), String> {
     let provider = crate::tls::provider();
     let verdict = Arc::new(Mutex::new(None));
     let verifier = Recording {
-        inner: webpki(),
+        inner: webpki(extra_ca),
         verdict: verdict.clone(),
         provider: provider.clone(),
     };
@@ -127,5 +157,30 @@ impl Verdict {
             .ok()
             .and_then(|g| g.clone())
             .unwrap_or_else(|| Err("no certificate checked".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_file_adds_roots_and_reports_trouble() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = webpki(Some(&missing)).unwrap_err();
+        assert!(e.contains("ca_file") && e.contains("missing.pem"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        assert!(webpki(Some(&empty))
+            .unwrap_err()
+            .contains("no usable certificate"));
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()]).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        assert!(webpki(Some(&good)).is_ok());
+        // Unverifiable: the verdict records why, the config itself is still made.
+        let (_, verdict) = client_config(Some(&missing)).unwrap();
+        assert!(verdict.result().is_err());
     }
 }
