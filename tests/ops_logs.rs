@@ -69,3 +69,34 @@ fn message_path_and_user_history_from_the_log() {
     );
     assert!(!bad.status.success());
 }
+
+/// A quarantined message never reaches a delivery line, so only smtpd's per-recipient
+/// `to=<…> status=received` line ties it to its recipient.
+#[test]
+fn quarantined_mail_is_found_by_its_recipient() {
+    let mut server =
+        Server::setup_with(|t| format!("{t}\n[scan]\njunk_score = 1.0\nquarantine_score = 1.0\n"));
+    server.run();
+    server.add_user("ann@example.test", "pw");
+    // Two recipients in one transaction: each must be named.
+    let out = python(
+        r#"
+import smtplib, sys
+body = "From: q@remote.test\r\nSubject: held\r\n\r\nheld\r\n"
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.test") as s:
+    s.sendmail("q@remote.test", [sys.argv[2], "ann@example.test"], body)
+"#,
+        &[&server.ports.smtp.to_string(), DEMO],
+    );
+    assert!(out.status.success(), "send: {}", text(&out.stderr));
+    wait_until("quarantine logged", || {
+        server.log().contains("-> quarantine")
+    });
+    let log = server.log_path();
+    let log_s = log.to_str().unwrap();
+    for who in [DEMO, "ann@example.test"] {
+        let out = ok(server.mailctl(&["log", "search", who, "--file", log_s], ""));
+        assert!(out.contains(&format!("received by {who}: 1\n")), "{out}");
+        assert!(out.contains("from=<q@remote.test>  quarantined"), "{out}");
+    }
+}

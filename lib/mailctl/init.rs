@@ -1,7 +1,8 @@
 //! `mailctl init DIR [--from ETC]`: makes DIR a runnable installation. Copies
 //! `ETC/mail.toml` and `ETC/aliases` when absent, creates the users file with
 //! `demo@example.test` / `demo` when absent, a self-signed certificate when the config
-//! names one that is missing, the spool and the mail root. Never overwrites anything, so
+//! names one that is missing, the SRS secret (`srs.secret` beside the config, so smtpd and
+//! queue-runner only ever read it), the spool and the mail root. Never overwrites anything, so
 //! running it again changes nothing; prints one line per thing it created.
 
 use std::fs;
@@ -38,7 +39,13 @@ pub fn init(dir: &Path, from: &Path) -> Result<Vec<String>, Error> {
             created.push(dst.display().to_string());
         }
     }
-    let cfg = Config::load(&dir.join("mail.toml"))?;
+    let cfg_path = dir.join("mail.toml");
+    let cfg = Config::load(&cfg_path)?;
+    let secret = crate::srs::secret_path(&cfg_path);
+    if !secret.exists() {
+        crate::srs::Srs::load_or_create(&secret).map_err(io_err(&secret))?;
+        created.push(format!("{} (SRS secret)", secret.display()));
+    }
     if !cfg.users_file.exists() {
         UserDb::modify(&cfg.users_file, |db| db.add(DEMO_USER, DEMO_PASSWORD))?;
         created.push(format!(
@@ -100,12 +107,20 @@ mod tests {
         assert!(cfg.spool_dir.join("incoming").is_dir());
         assert!(cfg.mail_root.is_dir());
         assert!(dir.join("aliases").is_file());
+        let secret = crate::srs::secret_path(&dir.join("mail.toml"));
+        let srs_text = fs::read_to_string(&secret).unwrap();
+        assert!(crate::srs::Srs::load(&secret).unwrap().is_some());
 
         fs::write(&cfg.users_file, "x@example.test:{PLAIN}x::::::\n").unwrap();
         let second = init(&dir, &etc).unwrap();
         assert!(second.is_empty(), "{second:?}");
         let kept = fs::read_to_string(&cfg.users_file).unwrap();
         assert_eq!(kept, "x@example.test:{PLAIN}x::::::\n", "never overwrites");
+        assert_eq!(
+            fs::read_to_string(&secret).unwrap(),
+            srs_text,
+            "secret kept"
+        );
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //! STARTTLS, DKIM signing, one transaction per domain, idle connections reused per worker,
 //! connection limits shared by all workers), then remove, move to `spool/bounce` (something
 //! failed for good; the bounce stage writes the DSN), or retry with backoff (`schedule`).
-//! The users and aliases files are reloaded when their modification time changes.
+//! The users and aliases files are reloaded when their modification time changes. A change
+//! of the config file itself (checked between batches, `reexec`) is validated with
+//! `Config::load`; if valid, running deliveries finish, the workers stop as on SIGTERM, and
+//! the process re-executes itself (same PID and argv, log `config changed: re-executing`);
+//! the instance lock fd is CLOEXEC, so the exec releases it and the new image takes it. An
+//! invalid config is logged once and the running one kept.
 //!
 //! SIGTERM/SIGINT: no new message or transaction is started, running ones finish, the LMTP
 //! children get QUIT and are reaped, idle SMTP connections get QUIT, exit 0.
@@ -26,6 +31,7 @@ pub mod lmtp_client;
 pub mod lock;
 mod message;
 mod pool;
+pub mod reexec;
 pub mod remote;
 pub mod schedule;
 pub mod wake;
@@ -87,6 +93,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let spool = Spool::open(&cfg.spool_dir)?;
     let _lock = lock::acquire(spool.root())?;
     let mut watch = Reload::new(cfg);
+    let mut cfg_watch = reexec::ConfigWatch::new(cfg);
+    let mut restart = false;
     let dir = Directory::load(cfg).map_err(Error::Directory)?;
     wake::on_stop_signals().map_err(|e| Error::Setup(format!("signal handlers: {e}")))?;
     let (waker, err) = wake::Waker::watch(&spool.stage_dir(Stage::Queue));
@@ -115,6 +123,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let mut scanner = Scanner::default();
     while !wake::stop_requested() {
         watch.maybe_reload(&shared);
+        if !opts.once && cfg_watch.changed() {
+            restart = true;
+            break;
+        }
         // Failed messages become DSNs in the queue before the scan picks work.
         if let Err(e) = crate::bounce::process(cfg, &shared.spool) {
             mlog!("bounces: {e}");
@@ -143,6 +155,11 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         }
     }
     pool.shutdown();
+    if restart && !wake::stop_requested() {
+        // The lock stays held until the exec closes its fd (CLOEXEC).
+        let e = reexec::reexec();
+        return Err(Error::Setup(format!("cannot re-execute: {e}")));
+    }
     mlog!("stopped");
     Ok(())
 }

@@ -360,6 +360,11 @@ impl Driver<'_> {
                     m.recipients.len(),
                     client.auth_user.unwrap_or("-")
                 );
+                // One line per recipient, in the form `mailctl log search` reads (a later
+                // delivery line for the same recipient supersedes `received`).
+                for rcpt in &m.recipients {
+                    mlog!("{id}: to=<{rcpt}> status=received");
+                }
                 reply::queued(&id)
             }
             Err(e) => {

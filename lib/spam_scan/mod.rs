@@ -21,6 +21,11 @@
 //! message is read and judged once, then the batch is rewritten and moved with one
 //! `Spool::advance` per destination, so the fsyncs are shared (see `spool::batch`).
 //!
+//! Config changes: between passes, and every `CONFIG_EVERY` while idle, the daemon checks
+//! the config file (`queue_runner::reexec::ConfigWatch`); a valid new config makes it finish
+//! the pass and re-execute itself (same PID and argv, log `config changed: re-executing`);
+//! an invalid one is logged once and the running config kept.
+//!
 //! SIGTERM/SIGINT: the current batch is finished, then exit 0.
 //! Crash safety: every step is an atomic rename after an fsync; a crash before the move
 //! repeats the work, and a message already carrying our block at the top (crash between the
@@ -41,6 +46,7 @@ pub use verdict::{analyze, Hit, Report, Verdict, HEADER};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::mlog;
+use crate::queue_runner::reexec::{self, ConfigWatch};
 use crate::queue_runner::wake::{self, Waker};
 use crate::spool::{self, Advance, Spool, Stage};
 use std::collections::HashSet;
@@ -49,6 +55,8 @@ use std::time::{Duration, Instant};
 
 /// Safety-net rescan of `incoming/` when no inotify event arrives.
 pub const SCAN_EVERY: Duration = Duration::from_secs(5);
+/// How often an idle daemon looks at the config file's modification time.
+const CONFIG_EVERY: Duration = Duration::from_secs(1);
 /// How often abandoned drafts are cleaned from `tmp/`, and how old they must be.
 const CLEAN_EVERY: Duration = Duration::from_secs(3600);
 const DRAFT_AGE: Duration = Duration::from_secs(86400);
@@ -105,16 +113,34 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     }
     mlog!("started spool={}", cfg.spool_dir.display());
     let mut cleaned = Instant::now();
+    let mut cfg_watch = ConfigWatch::new(cfg);
     while !wake::stop_requested() {
         scan_incoming(cfg, &ctx, &spool, &mut failing);
         if cleaned.elapsed() >= CLEAN_EVERY {
             clean(&spool);
             cleaned = Instant::now();
         }
-        waker.wait(SCAN_EVERY);
+        idle(&waker, &mut cfg_watch)?;
     }
     mlog!("stopped");
     Ok(())
+}
+
+/// Waits for work (a message in `incoming/`, or `SCAN_EVERY`), checking the config file
+/// every `CONFIG_EVERY` meanwhile; a valid change re-executes the program (nothing is in
+/// flight here). Returns only to scan again, or with the error of a failed exec.
+fn idle(waker: &Waker, cfg_watch: &mut ConfigWatch) -> Result<(), Error> {
+    let deadline = Instant::now() + SCAN_EVERY;
+    loop {
+        if cfg_watch.changed() && !wake::stop_requested() {
+            let e = reexec::reexec();
+            return Err(Error::Setup(format!("cannot re-execute: {e}")));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || wake::stop_requested() || waker.wait(left.min(CONFIG_EVERY)) {
+            return Ok(());
+        }
+    }
 }
 
 /// Filter mode: verdict line and header line for one message.

@@ -28,8 +28,6 @@ impl Dns {
     /// The records go into a config file: there dnsmasq strips the quotes around a TXT text
     /// (on the command line it would keep them), so texts may hold commas and spaces.
     pub fn start(zones: &[&str], records: &[Record]) -> Dns {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conf = dir.path().join("dnsmasq.conf");
         let mut lines = String::new();
         for z in zones {
             lines.push_str(&format!("local=/{z}/\n"));
@@ -41,6 +39,18 @@ impl Dns {
                 Record::Txt(name, text) => format!("txt-record={name},\"{text}\"\n"),
             });
         }
+        Dns::with_config(&lines)
+    }
+
+    /// A server that knows no name: NXDOMAIN for every query, at once.
+    pub fn nxdomain_for_all() -> Dns {
+        Dns::with_config("address=/#/\n")
+    }
+
+    /// Starts dnsmasq with `lines` as its config file.
+    fn with_config(lines: &str) -> Dns {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("dnsmasq.conf");
         std::fs::write(&conf, lines).expect("dnsmasq.conf");
         let port = free_udp_port();
         let mut cmd = Command::new("dnsmasq");

@@ -80,6 +80,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub ports: Ports,
     run: Option<Child>,
+    /// The default DNS server (NXDOMAIN for every name) when the test set no `[dns]`.
+    _dns: Option<dns::Dns>,
 }
 
 impl Server {
@@ -111,19 +113,20 @@ impl Server {
         // Scanning is event driven; a short safety-net interval keeps retries quick in tests.
         t = t.replace("scan_interval_secs = 60", "scan_interval_secs = 2");
         let mut t = edit(t);
+        let mut default_dns = None;
         if !t.lines().any(|l| l.trim() == "[dns]") {
-            // The machine's resolver is off limits to tests: lookups go to a loopback port
-            // nobody answers on, so they fail at once (temporary errors) and stay local.
-            t.push_str(&format!(
-                "\n[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout_secs = 1\n",
-                dns::free_udp_port()
-            ));
+            // The machine's resolver is off limits to tests: lookups go to a local dnsmasq
+            // that answers NXDOMAIN for every name at once (no timeouts, nothing leaves).
+            let d = dns::Dns::nxdomain_for_all();
+            t.push_str(&format!("\n[dns]\n{}\ntimeout_secs = 2\n", d.config_line()));
+            default_dns = Some(d);
         }
         std::fs::write(&cfg, t).expect("write config");
         Server {
             dir,
             ports,
             run: None,
+            _dns: default_dns,
         }
     }
 
