@@ -140,7 +140,14 @@ fn plaintext_auth_refused_when_loopback_exception_is_off() {
 
 #[test]
 fn authenticated_user_may_relay_and_remote_mail_stays_queued() {
-    let server = Server::start();
+    // elsewhere.test's server is down (a loopback port nobody listens on): the relayed
+    // message waits in the queue, deferred, instead of being refused or lost.
+    let closed = free_port();
+    let mut server = Server::setup_with(|t| {
+        let route = format!("transports = {{ \"elsewhere.test\" = \"127.0.0.1:{closed}\" }}");
+        with_section(&t, "outbound", &route)
+    });
+    server.run();
     let r = submit(
         "starttls",
         server.ports.submission,
@@ -150,7 +157,6 @@ fn authenticated_user_may_relay_and_remote_mail_stays_queued() {
         "friend@elsewhere.test",
     );
     assert!(r.starts_with("OK"), "{r}");
-    // The outbound issue delivers it; until then it waits in the queue, deferred.
     let start = std::time::Instant::now();
     loop {
         let out = server.mailctl(&["queue", "list"], "");
