@@ -48,7 +48,12 @@ impl Message {
                 field(t, "status").map(|s| if s == "sent" { "delivered" } else { s })
             };
             if let Some(s) = status {
-                self.recipients.insert(to.to_lowercase(), s.to_string());
+                let slot = self.recipients.entry(to.to_lowercase()).or_default();
+                // smtpd's `received` says only that the recipient was accepted: it never
+                // replaces a later state (lines from several programs may interleave).
+                if s != "received" || slot.is_empty() {
+                    *slot = s.to_string();
+                }
             }
             if let Some(o) = field(t, "orig_to").map(str::to_lowercase) {
                 if !self.original.contains(&o) {
@@ -128,11 +133,12 @@ pub fn search(text: &str, query: &str, year: i64, since: Option<i64>) -> Option<
     }
     let _ = writeln!(out, "received by {addr}: {}", got.len());
     for m in &got {
-        let state = m
-            .recipients
-            .get(&addr)
-            .cloned()
-            .unwrap_or_else(|| m.status());
+        let state = match m.recipients.get(&addr) {
+            // Accepted and nothing later for this recipient: the message's own state
+            // (quarantined, for one) says more.
+            Some(s) if s != "received" => s.clone(),
+            _ => m.status(),
+        };
         let from = m.sender.as_deref().unwrap_or("?");
         let _ = writeln!(
             out,
