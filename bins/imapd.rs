@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// IMAP4rev1 server (RFC 3501) over Maildir for one connection on stdin/stdout, inetd style.
 #[derive(Parser)]
-#[command(name = "imapd", version, about)]
+#[command(name = "imapd", version)]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
     #[arg(long)]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// POP3 server (RFC 1939, 2449, 2595, 5034) for one connection on stdin/stdout, inetd style.
 #[derive(Parser)]
-#[command(name = "pop3d", version, about)]
+#[command(name = "pop3d", version)]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
     #[arg(long)]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 /// SMTP server (RFC 5321) for one connection on stdin/stdout, inetd style.
 #[derive(Parser)]
-#[command(name = "smtpd", version, about)]
+#[command(name = "smtpd", version)]
 struct Args {
     /// Config file (default: $MAIL_CONFIG, else /etc/mail/mail.toml).
     #[arg(long)]

@@ -18,7 +18,7 @@ fn rcpt(server: &Server, to: &str) -> String {
 
 #[test]
 fn domains_added_listed_aliased_and_removed() {
-    let mut server = Server::start();
+    let server = Server::start();
     let cfg = server.config();
     ok(server.mailctl(
         &[

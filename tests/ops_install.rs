@@ -121,7 +121,7 @@ fn make_install_stages_everything() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let page = std::fs::read_to_string(root.join("usr/local/share/man/man8/smtpd.8")).unwrap();
     assert!(
-        page.starts_with(".TH SMTPD 8") && page.contains("\\-\\-role"),
+        page.contains(".TH smtpd 8") && page.contains("\\-\\-role") && page.contains("SMTP server"),
         "{page}"
     );
 }

@@ -1,8 +1,8 @@
 //! `mailctl man --dir DIR [--bin-dir DIR]`: writes the man pages `make install` installs.
-//! mailctl's own pages (`mailctl.8`, `mailctl-user.8`, …) come from its clap definitions
-//! through clap_mangen. The other programs keep their clap definitions in `bins/`, out of
-//! mailctl's reach, so their pages are made from what their clap definitions print for
-//! `--help` and `--version` (run from `--bin-dir`, default: mailctl's own directory).
+//! Every page comes from a clap definition through clap_mangen: mailctl's own pages
+//! (`mailctl.8`, `mailctl-user.8`, …) from its subcommands here; the other programs, whose
+//! clap definitions live in `bins/`, print their own page when run with
+//! `cli::MAN_PAGE_ENV` set (from `--bin-dir`, default: mailctl's own directory).
 //! Writes only into DIR; a program that cannot be run is reported and skipped.
 
 use std::io::Write;
@@ -60,13 +60,13 @@ pub fn run(dir: &Path, bin_dir: Option<&Path>, out: &mut dyn Write) -> Result<()
         let exe = bins
             .as_ref()
             .map_or_else(|| PathBuf::from(prog), |d| d.join(prog));
-        match from_help(&exe, prog) {
+        match own_page(&exe) {
             Some(page) => {
                 let path = dir.join(format!("{prog}.8"));
                 std::fs::write(&path, page).map_err(io_err(&path))?;
                 written.push(path);
             }
-            None => writeln!(out, "skipped {prog}: cannot run {} --help", exe.display())
+            None => writeln!(out, "skipped {prog}: cannot run {}", exe.display())
                 .map_err(|e| Error::System(format!("stdout: {e}")))?,
         }
     }
@@ -80,70 +80,19 @@ pub fn run(dir: &Path, bin_dir: Option<&Path>, out: &mut dyn Write) -> Result<()
 fn write_clap(dir: &Path, cmd: clap::Command, name: &str) -> Result<PathBuf, Error> {
     let path = dir.join(format!("{name}.8"));
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .section("8")
-        .source(format!("mailserver {}", env!("CARGO_PKG_VERSION")))
-        .manual("Mail server")
-        .render(&mut buf)
-        .map_err(io_err(&path))?;
+    crate::cli::man_page(cmd, &mut buf).map_err(io_err(&path))?;
     std::fs::write(&path, buf).map_err(io_err(&path))?;
     Ok(path)
 }
 
-/// A section-8 page from a program's `--help` and `--version` output.
-fn from_help(exe: &Path, prog: &str) -> Option<String> {
-    let run = |arg: &str| {
-        Process::new(exe)
-            .arg(arg)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    let help = run("--help")?;
-    let version = run("--version").unwrap_or_default();
-    Some(help_page(prog, version.trim(), &help))
-}
-
-/// Turns clap's help text into roff: NAME from its first line, SYNOPSIS from `Usage:`,
-/// the rest kept as preformatted text.
-pub fn help_page(prog: &str, version: &str, help: &str) -> String {
-    let mut lines = help.lines();
-    let about = lines.next().unwrap_or(prog).trim().to_string();
-    let rest: Vec<&str> = lines.collect();
-    let usage = rest
-        .iter()
-        .find_map(|l| l.strip_prefix("Usage: "))
-        .unwrap_or(prog);
-    let body: Vec<&str> = rest
-        .iter()
-        .copied()
-        .filter(|l| !l.starts_with("Usage: "))
-        .collect();
-    let mut page = format!(
-        ".TH {} 8 \"\" \"{}\" \"Mail server\"\n.SH NAME\n{} \\- {}\n.SH SYNOPSIS\n{}\n.SH DESCRIPTION\n.nf\n",
-        prog.to_uppercase(),
-        roff(version),
-        roff(prog),
-        roff(&about),
-        roff(usage)
-    );
-    for l in body {
-        page.push_str(&roff(l));
-        page.push('\n');
-    }
-    page.push_str(".fi\n");
-    page
-}
-
-/// Escapes text for roff: backslashes, and a leading `.` or `'` (a request otherwise).
-fn roff(s: &str) -> String {
-    let s = s.replace('\\', "\\e").replace('-', "\\-");
-    if s.starts_with(['.', '\'']) {
-        format!("\\&{s}")
-    } else {
-        s
-    }
+/// The page a program prints of itself (see `cli::MAN_PAGE_ENV`).
+fn own_page(exe: &Path) -> Option<Vec<u8>> {
+    Process::new(exe)
+        .env(crate::cli::MAN_PAGE_ENV, "1")
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(".TH "))
+        .map(|o| o.stdout)
 }
 
 #[cfg(test)]
@@ -168,20 +117,5 @@ mod tests {
             );
         }
         assert!(String::from_utf8_lossy(&out).contains("skipped smtpd"));
-    }
-
-    #[test]
-    fn help_text_becomes_roff() {
-        let p = help_page(
-            "smtpd",
-            "smtpd 0.1.0",
-            "SMTP server\n\nUsage: smtpd [OPTIONS]\n\nOptions:\n  --role <ROLE>  .x \\y\n",
-        );
-        assert!(p.starts_with(".TH SMTPD 8 \"\" \"smtpd 0.1.0\""), "{p}");
-        assert!(
-            p.contains(".SH NAME\nsmtpd \\- SMTP server\n.SH SYNOPSIS\nsmtpd [OPTIONS]\n"),
-            "{p}"
-        );
-        assert!(p.contains("  \\-\\-role <ROLE>  .x \\ey\n"), "{p}");
     }
 }
