@@ -45,7 +45,11 @@ pub fn store_copy(cfg: &Config, owner: &str, message: &[u8]) -> Result<String, E
         default: cfg.delivery.default_quota.map(quota::Limit::bytes),
     };
     let folder = FolderName::parse(FOLDER)?;
-    let done = md.deliver(Some(&folder), &to_lf(message), &policy)?;
+    let done = md.deliver(
+        Some(&folder),
+        &crate::local_deliver::message::crlf_to_lf(message),
+        &policy,
+    )?;
     Ok(base_of(&done.name).to_string())
 }
 
@@ -114,22 +118,6 @@ fn is_safe_base(base: &str) -> bool {
         && Path::new(base).file_name().is_some()
 }
 
-/// CRLF → LF (Maildir files use LF); a bare CR is kept. Written here because
-/// local-deliver's normaliser is private to it and also strips mbox `From ` lines.
-fn to_lf(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\r' && raw.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +174,10 @@ mod tests {
 
     #[test]
     fn line_ends() {
-        assert_eq!(to_lf(b"a\r\nb\rc\n\r\n"), b"a\nb\rc\n\n");
+        assert_eq!(
+            crate::local_deliver::message::crlf_to_lf(b"a\r\nb\rc\n\r\n"),
+            b"a\nb\rc\n\n"
+        );
         assert_eq!(base_of("1.2.h,S=3:2,S"), "1.2.h,S=3");
     }
 }

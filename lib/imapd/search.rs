@@ -355,20 +355,9 @@ fn sent_day(m: &mut Lazy) -> Option<i64> {
     if !(1..=12).contains(&d.month) || !(1..=31).contains(&d.day) {
         return None;
     }
-    Some(days_from_civil(
+    Some(crate::date::days_from_civil(
         i64::from(d.year),
         i64::from(d.month),
         i64::from(d.day),
     ))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }

@@ -13,6 +13,11 @@ pub fn normalize(raw: &[u8]) -> Vec<u8> {
             None => &[],
         };
     }
+    crlf_to_lf(raw)
+}
+
+/// CRLF → LF everywhere (Maildir files use LF); a bare CR is kept.
+pub fn crlf_to_lf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {

@@ -22,7 +22,7 @@
 //! the mailbox goes through `crate::maildir`.
 
 pub mod lmtp;
-mod message;
+pub mod message;
 mod serve;
 
 pub use serve::serve;

@@ -60,7 +60,7 @@ fn parse_time(prefix: &str, year: i64) -> Option<i64> {
     let (mon, day, hms) = (f.next()?, f.next()?, f.next()?);
     let m = crate::date::MONTHS.iter().position(|x| *x == mon)? as i64 + 1;
     let d: i64 = day.parse().ok()?;
-    Some(days_from_civil(year, m, d) * 86400 + hms_secs(hms)?)
+    Some(crate::date::days_from_civil(year, m, d) * 86400 + hms_secs(hms)?)
 }
 
 /// `2026-11-28`, `2026-11-28T06:23[:47[.123]]`, with `Z`, `+0000` or `+00:00`.
@@ -78,7 +78,7 @@ pub fn parse_iso(s: &str) -> Option<i64> {
     if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
-    let mut secs = days_from_civil(y, m, day) * 86400;
+    let mut secs = crate::date::days_from_civil(y, m, day) * 86400;
     if rest.is_empty() {
         return Some(secs);
     }
@@ -115,17 +115,6 @@ fn hms_secs(s: &str) -> Option<i64> {
     let m: i64 = f.next()?.parse().ok()?;
     let sec: i64 = f.next().map_or(Some(0), |x| x.parse().ok())?;
     (h < 24 && m < 60 && sec < 61).then_some(h * 3600 + m * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a civil date (inverse of `date::civil_from_days`).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The value of `key=<…>` or `key=word` in a line's text, lower-cased for addresses.
@@ -179,10 +168,10 @@ mod tests {
         assert_eq!(parse_iso("1970-01-02"), Some(86400));
         assert_eq!(
             parse_iso("2026-11-28 00:00:01"),
-            Some(days_from_civil(2026, 11, 28) * 86400 + 1)
+            Some(crate::date::days_from_civil(2026, 11, 28) * 86400 + 1)
         );
         assert_eq!(
-            crate::date::civil_from_days(days_from_civil(2024, 2, 29)),
+            crate::date::civil_from_days(crate::date::days_from_civil(2024, 2, 29)),
             (2024, 2, 29)
         );
         assert_eq!(parse_iso("2026-13-01"), None);
