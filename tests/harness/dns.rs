@@ -47,60 +47,75 @@ impl Dns {
         Dns::with_config("address=/#/\n")
     }
 
-    /// Starts dnsmasq with `lines` as its config file.
+    /// Starts dnsmasq with `lines` as its config file. The free port is only free when
+    /// probed: if another process takes it first, dnsmasq exits, and a new port is tried.
     fn with_config(lines: &str) -> Dns {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("dnsmasq.conf");
         std::fs::write(&conf, lines).expect("dnsmasq.conf");
-        let port = free_udp_port();
-        let mut cmd = Command::new("dnsmasq");
-        cmd.args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--pid-file=",
-        ])
-        .arg(format!("--conf-file={}", conf.display()))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        if is_root() {
-            // dnsmasq cannot drop to `nobody` in some containers; as root, stay root.
-            cmd.arg("--user=root");
+        for _ in 0..5 {
+            let port = free_udp_port();
+            let mut child = spawn(&conf, port);
+            if wait_ready(&mut child, port) {
+                return Dns {
+                    port,
+                    child,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let child = cmd.spawn().expect("dnsmasq (apt-get install dnsmasq-base)");
-        let dns = Dns {
-            port,
-            child,
-            _dir: dir,
-        };
-        dns.wait_ready();
-        dns
+        panic!("dnsmasq did not start on a free port after 5 tries");
     }
 
     /// The `[dns]` config line pointing at this server.
     pub fn config_line(&self) -> String {
         format!("servers = [\"127.0.0.1:{}\"]", self.port)
     }
+}
 
-    /// Waits until a query gets any answer.
-    fn wait_ready(&self) {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("udp");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).ok();
-        // A query for "ready.invalid" type A.
-        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ready\x07invalid\x00\x00\x01\x00\x01";
-        let deadline = Instant::now() + super::PATIENCE;
-        let mut buf = [0u8; 512];
-        while Instant::now() < deadline {
-            let _ = sock.send_to(query, ("127.0.0.1", self.port));
-            if sock.recv(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("dnsmasq did not answer on port {}", self.port);
+fn spawn(conf: &std::path::Path, port: u16) -> Child {
+    let mut cmd = Command::new("dnsmasq");
+    cmd.args([
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=127.0.0.1",
+        "--pid-file=",
+    ])
+    .arg(format!("--conf-file={}", conf.display()))
+    .arg(format!("--port={port}"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if is_root() {
+        // dnsmasq cannot drop to `nobody` in some containers; as root, stay root.
+        cmd.arg("--user=root");
     }
+    cmd.spawn().expect("dnsmasq (apt-get install dnsmasq-base)")
+}
+
+/// True once a query gets any answer; false when dnsmasq exited (its port was taken) or
+/// stayed silent past the harness's patience.
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    sock.set_read_timeout(Some(Duration::from_millis(200))).ok();
+    // A query for "ready.invalid" type A.
+    let query =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ready\x07invalid\x00\x00\x01\x00\x01";
+    let deadline = Instant::now() + super::PATIENCE;
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        let _ = sock.send_to(query, ("127.0.0.1", port));
+        if sock.recv(&mut buf).is_ok() {
+            return true;
+        }
+    }
+    false
 }
 
 impl Drop for Dns {
