@@ -127,10 +127,12 @@ impl Drop for Dns {
 
 /// A loopback UDP port nobody listens on right now.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("free udp port")
+    super::unique_port(|| {
+        UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("free udp port")
+    })
 }
 
 fn is_root() -> bool {
