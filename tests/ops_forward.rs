@@ -3,11 +3,9 @@
 //! transports` route), with the envelope sender rewritten by SRS; the SRS address accepted
 //! at RCPT and reversed to the original sender, a forged one refused.
 
+use crate::harness::peer::Peer;
 use crate::harness::smtp::Raw;
 use crate::harness::*;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 
 /// Sends one message over the MX port; returns the first refusal or the final reply.
 pub fn send(port: u16, from: &str, to: &str, headers: &str, body: &str) -> String {
@@ -25,103 +23,6 @@ pub fn send(port: u16, from: &str, to: &str, headers: &str, body: &str) -> Strin
     let r = c.cmd(&format!("{headers}\r\n{body}\r\n."));
     c.cmd("QUIT");
     r
-}
-
-/// Waits for `f`, showing the server log on failure.
-pub fn wait_until(s: &Server, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > PATIENCE {
-            panic!("never happened: {what}\n--- log ---\n{}", s.log());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// An SMTP peer: saves each message as DIR/msg-N, first line `FROM <sender> TO <rcpts>`.
-const PEER: &str = r#"
-import os, socketserver, sys
-port, d = int(sys.argv[1]), sys.argv[2]
-class H(socketserver.StreamRequestHandler):
-    def say(self, s): self.wfile.write((s + "\r\n").encode()); self.wfile.flush()
-    def handle(self):
-        self.say("220 peer.test ESMTP")
-        sender, rcpts = "", []
-        while True:
-            line = self.rfile.readline()
-            if not line: return
-            cmd = line.decode("utf-8", "replace").strip()
-            up = cmd.upper()
-            if up.startswith("EHLO"):
-                self.wfile.write(b"250-peer.test\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n"); self.wfile.flush()
-            elif up.startswith("MAIL"):
-                sender, rcpts = cmd[cmd.index("<") + 1:cmd.index(">")], []; self.say("250 2.1.0 ok")
-            elif up.startswith("RCPT"):
-                rcpts.append(cmd[cmd.index("<") + 1:cmd.index(">")]); self.say("250 2.1.5 ok")
-            elif up == "DATA":
-                self.say("354 go")
-                body = []
-                while True:
-                    l = self.rfile.readline()
-                    if not l or l == b".\r\n": break
-                    body.append(l)
-                n = len([f for f in os.listdir(d) if f.startswith("msg-")])
-                tmp = os.path.join(d, "tmp-%d" % n)
-                with open(tmp, "wb") as f:
-                    f.write(("FROM <%s> TO %s\n" % (sender, " ".join(rcpts))).encode()); f.write(b"".join(body))
-                os.rename(tmp, os.path.join(d, "msg-%d" % n))
-                self.say("250 2.0.0 queued")
-            elif up == "QUIT": self.say("221 bye"); return
-            else: self.say("250 ok")
-class S(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-S(("127.0.0.1", port), H).serve_forever()
-"#;
-
-pub struct Peer {
-    pub port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Peer {
-    pub fn start() -> Peer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let child = Command::new("python3")
-            .arg("-c")
-            .arg(PEER)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3");
-        wait_for_port(port);
-        Peer { port, dir, child }
-    }
-
-    /// Messages received so far, first line `FROM <sender> TO rcpts`.
-    pub fn messages(&self) -> Vec<String> {
-        list_files(self.dir.path())
-            .iter()
-            .filter(|p| name(p).starts_with("msg-"))
-            .map(|p| read(p))
-            .collect()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// A server whose mail for `domains` goes to `peer`, with quick retries.
@@ -241,7 +142,7 @@ fn remote_forward_goes_out_with_an_srs_sender_and_bounces_come_back() {
         "hello",
     );
     assert!(r.starts_with("250"), "{r}");
-    wait_until(&s, "forwarded copy at the peer", || {
+    wait_logged(&s, "forwarded copy at the peer", || {
         !peer.messages().is_empty()
     });
     let got = peer.messages().remove(0);
@@ -262,7 +163,7 @@ fn remote_forward_goes_out_with_an_srs_sender_and_bounces_come_back() {
     // A bounce to the SRS address is accepted and goes back to the original sender.
     let r = send(s.ports.smtp, "", &srs, "Subject: bounce\r\n", "returned");
     assert!(r.starts_with("250"), "{r}");
-    wait_until(&s, "bounce at the original sender", || {
+    wait_logged(&s, "bounce at the original sender", || {
         peer.messages().len() >= 2
     });
     let back = peer

@@ -4,7 +4,7 @@
 //! not ask the list yet) and reaches nobody; an open list takes anyone's post.
 
 use crate::harness::*;
-use crate::ops_forward::{send, wait_until};
+use crate::ops_forward::send;
 
 fn ok(out: std::process::Output) -> String {
     assert!(
@@ -91,7 +91,7 @@ fn stranger_is_refused_on_members_only_but_not_on_open() {
     );
     if r.starts_with("250") {
         // smtpd does not ask the list at RCPT yet: the post fails at expansion instead.
-        wait_until(&s, "post refused at expansion", || {
+        wait_logged(&s, "post refused at expansion", || {
             s.log().contains("only members may post to this list")
         });
     } else {

@@ -3,7 +3,7 @@
 //! no reply to bulk, list or auto-submitted mail, nor to the null sender.
 
 use crate::harness::*;
-use crate::ops_forward::{send, wait_until};
+use crate::ops_forward::send;
 
 const BOB: &str = "bob@example.test";
 const CAROL: &str = "carol@example.test";
@@ -86,7 +86,7 @@ fn replies_once_per_sender() {
     let r = send(s.ports.smtp, BOB, DEMO, &headers(BOB, "second", ""), "two");
     assert!(r.starts_with("250"), "{r}");
     s.wait_for_messages(DEMO, 2);
-    wait_until(&s, "second message not answered", || {
+    wait_logged(&s, "second message not answered", || {
         s.log()
             .contains("already replied to bob@example.test recently")
     });
@@ -128,7 +128,7 @@ fn never_replies_to_bulk_lists_robots_or_the_null_sender() {
         );
         assert!(r.starts_with("250"), "{subject}: {r}");
         s.wait_for_messages(DEMO, i + 1);
-        wait_until(&s, reason, || {
+        wait_logged(&s, reason, || {
             s.log().lines().any(|l| {
                 l.contains("no vacation reply from <demo@example.test>") && l.contains(reason)
             })

@@ -6,111 +6,10 @@
 //! domain with a null MX (fails at once).
 
 use crate::harness::dns::{Dns, Record};
+use crate::harness::peer::{recipients, Peer};
 use crate::harness::*;
 use crate::outbound_common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-/// A scripted SMTP peer: `peer.py PORT DIR`. Saves each message as DIR/msg-N (recipients
-/// in the first line); answers RCPT with 451 while DIR/defer exists, 550 for addresses
-/// starting "nobody"; after DATA, creates DIR/got-data and waits while DIR/stall exists.
-const PEER: &str = r#"
-import os, socketserver, sys, time
-port, d = int(sys.argv[1]), sys.argv[2]
-class H(socketserver.StreamRequestHandler):
-    def say(self, s): self.wfile.write((s + "\r\n").encode()); self.wfile.flush()
-    def handle(self):
-        self.say("220 peer.test ESMTP")
-        rcpts = []
-        while True:
-            line = self.rfile.readline()
-            if not line: return
-            cmd = line.decode("utf-8", "replace").strip()
-            up = cmd.upper()
-            if up.startswith("EHLO"):
-                self.wfile.write(b"250-peer.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n250 DSN\r\n"); self.wfile.flush()
-            elif up.startswith("MAIL"): rcpts = []; self.say("250 2.1.0 ok")
-            elif up.startswith("RCPT"):
-                addr = cmd[cmd.index("<") + 1:cmd.index(">")]
-                if os.path.exists(os.path.join(d, "defer")): self.say("451 4.3.2 try again later")
-                elif addr.startswith("nobody"): self.say("550 5.1.1 <%s>: no such user here" % addr)
-                else: rcpts.append(addr); self.say("250 2.1.5 ok")
-            elif up == "DATA":
-                self.say("354 go")
-                body = []
-                while True:
-                    l = self.rfile.readline()
-                    if not l or l == b".\r\n": break
-                    body.append(l)
-                open(os.path.join(d, "got-data"), "w").close()
-                while os.path.exists(os.path.join(d, "stall")): time.sleep(0.05)
-                n = len([f for f in os.listdir(d) if f.startswith("msg-")])
-                tmp = os.path.join(d, "tmp-%d" % n)
-                with open(tmp, "wb") as f:
-                    f.write((" ".join(rcpts) + "\n").encode()); f.write(b"".join(body))
-                os.rename(tmp, os.path.join(d, "msg-%d" % n))
-                self.say("250 2.0.0 queued")
-            elif up == "QUIT": self.say("221 bye"); return
-            else: self.say("250 ok")
-class S(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-S(("127.0.0.1", port), H).serve_forever()
-"#;
-
-struct Peer {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Peer {
-    fn start() -> Peer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let child = Command::new("python3")
-            .arg("-c")
-            .arg(PEER)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3");
-        wait_for_port(port);
-        Peer { port, dir, child }
-    }
-
-    fn flag(&self, name: &str, on: bool) {
-        let p = self.dir.path().join(name);
-        if on {
-            std::fs::write(p, "").expect("flag");
-        } else {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-
-    /// Messages received so far (first line: the accepted recipients).
-    fn messages(&self) -> Vec<String> {
-        list_files(self.dir.path())
-            .iter()
-            .filter(|p| file_name(p).starts_with("msg-"))
-            .map(|p| read(p))
-            .collect()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+use std::path::PathBuf;
 
 /// True once `addr` has failed for good: named in an envelope in spool/bounce with
 /// `reply_part`, or in a bounce delivered to demo (when the bounce stage already ran).
@@ -170,7 +69,7 @@ fn mail_to_another_instance_goes_by_mx_signed_and_verified() {
     );
     // B's spam-scan verifies the signature against the TXT record in DNS.
     assert!(msg.contains("dkim=pass"), "{msg}");
-    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    wait_logged(&a, "A's queue empties", || queue_empty(&a));
     let log = a.log();
     assert!(log.contains("relay=mx.b.test[127.0.0.1]"), "{log}");
     assert!(
@@ -190,7 +89,7 @@ fn required_tls_refuses_an_unverified_certificate() {
     a.run();
     submit(&a, &[BOB], "must be tls");
     // B's certificate is self-signed: with TLS required the mail waits instead.
-    wait_until(&a, "a 4.7.5 deferral", || {
+    wait_logged(&a, "a 4.7.5 deferral", || {
         a.log()
             .contains("to=<bob@b.test> status=deferred (451 4.7.5 TLS certificate not verified")
     });
@@ -208,14 +107,14 @@ fn a_451_is_retried_until_the_peer_recovers() {
     ));
     a.run();
     submit(&a, &["x@slow.test"], "deferred");
-    wait_until(&a, "a 451 deferral", || {
+    wait_logged(&a, "a 451 deferral", || {
         a.log()
             .contains("to=<x@slow.test> status=deferred (451 4.3.2 try again later")
     });
     assert!(peer.messages().is_empty());
     peer.flag("defer", false);
-    wait_until(&a, "delivery after recovery", || peer.messages().len() == 1);
-    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    wait_logged(&a, "delivery after recovery", || peer.messages().len() == 1);
+    wait_logged(&a, "A's queue empties", || queue_empty(&a));
     assert!(peer.messages()[0].contains("Subject: deferred"));
 }
 
@@ -228,12 +127,12 @@ fn one_refused_recipient_of_three_bounces_alone() {
     ));
     a.run();
     submit(&a, &["one@p.test", "nobody@p.test", "two@p.test"], "three");
-    wait_until(&a, "the 550 recorded for nobody@p.test", || {
+    wait_logged(&a, "the 550 recorded for nobody@p.test", || {
         failed_for_good(&a, "nobody@p.test", "5.1.1")
     });
     let msgs = peer.messages();
     assert_eq!(msgs.len(), 1, "one transaction for the domain");
-    let first = msgs[0].lines().next().unwrap_or("");
+    let first = recipients(&msgs[0]);
     assert_eq!(first, "one@p.test two@p.test");
     assert!(a.log().contains("no such user here"));
 }
@@ -247,7 +146,7 @@ fn unreachable_destination_is_retried_then_fails() {
     );
     a.run();
     submit(&a, &["x@down.test"], "nowhere");
-    wait_until(&a, "expiry after retries", || {
+    wait_logged(&a, "expiry after retries", || {
         failed_for_good(&a, "x@down.test", "5.4.7")
     });
     let log = a.log();
@@ -263,7 +162,7 @@ fn null_mx_fails_at_once() {
     let mut a = instance_a(&format!("[dns]\n{}\n", dns.config_line()));
     a.run();
     submit(&a, &["x@null.test"], "null mx");
-    wait_until(&a, "5.1.10 failure", || {
+    wait_logged(&a, "5.1.10 failure", || {
         failed_for_good(&a, "x@null.test", "5.1.10")
     });
     assert!(!a.log().contains("to=<x@null.test> status=deferred"));
@@ -282,7 +181,7 @@ fn killing_queue_runner_mid_transaction_loses_nothing() {
     a.run();
     submit(&a, &[BOB, "x@slow.test"], "crash");
     // b.test goes first (domains in order) and is recorded; slow.test stalls after DATA.
-    wait_until(&a, "peer has the data", || {
+    wait_logged(&a, "peer has the data", || {
         peer.dir.path().join("got-data").exists()
     });
     b.wait_for_messages(BOB, 1);
@@ -290,7 +189,7 @@ fn killing_queue_runner_mid_transaction_loses_nothing() {
         signal(pid, libc::SIGKILL);
     }
     peer.flag("stall", false);
-    wait_until(&a, "delivery to slow.test after the restart", || {
+    wait_logged(&a, "delivery to slow.test after the restart", || {
         !peer.messages().is_empty() && queue_empty(&a)
     });
     assert!(peer.messages().iter().all(|m| m.contains("Subject: crash")));

@@ -7,20 +7,8 @@
 use crate::harness::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 
 pub const BOB: &str = "bob@b.test";
-
-/// Waits for `what` to become true, showing the log of `s` on failure.
-pub fn wait_until(s: &Server, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > PATIENCE * 2 {
-            panic!("never happened: {what}\n--- log ---\n{}", s.log());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
 
 /// Instance A: retries every second, `extra` appended (its [outbound]/[dns] lines).
 pub fn instance_a(extra: &str) -> Server {

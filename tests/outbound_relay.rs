@@ -50,7 +50,7 @@ fn smarthost_with_auth_over_tls_verified_by_a_private_ca() {
         "{msg}"
     );
     assert!(msg.contains(&format!("smtp.auth={DEMO}")), "{msg}");
-    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    wait_logged(&a, "A's queue empties", || queue_empty(&a));
     let log = a.log();
     assert!(
         log.contains(&format!(
@@ -72,7 +72,7 @@ fn wrong_relay_password_defers_and_keeps_the_message() {
     let ca = tempfile::tempdir().expect("tempdir");
     let (a, b) = relaying_pair(ca.path(), "wrong");
     submit(&a, &[BOB], "kept");
-    wait_until(&a, "an AUTH deferral", || {
+    wait_logged(&a, "an AUTH deferral", || {
         a.log()
             .lines()
             .any(|l| l.contains("to=<bob@b.test> status=deferred (451") && l.contains("AUTH"))
@@ -84,7 +84,7 @@ fn wrong_relay_password_defers_and_keeps_the_message() {
     set_relay_password(&a, DEMO_PASSWORD);
     let got = b.wait_for_messages(BOB, 1);
     assert!(read(&got[0]).contains("Subject: kept"));
-    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    wait_logged(&a, "A's queue empties", || queue_empty(&a));
     assert_eq!(b.new_messages(BOB).len(), 1);
     assert!(a.new_messages(DEMO).is_empty(), "no bounce to the sender");
 }
@@ -127,7 +127,7 @@ fn mta_sts_enforce_defers_when_no_mx_matches_the_policy() {
     let policy = "version: STSv1\nmode: enforce\nmx: other.b.test\nmax_age: 86400\n";
     let (a, b, _dns, _https) = sts_setup(ca.path(), policy);
     submit(&a, &[BOB], "sts mismatch");
-    wait_until(&a, "a 4.7.5 MTA-STS deferral", || {
+    wait_logged(&a, "a 4.7.5 MTA-STS deferral", || {
         a.log().contains(
             "to=<bob@b.test> status=deferred (451 4.7.5 MTA-STS: no MX host of b.test matches",
         )
@@ -144,7 +144,7 @@ fn mta_sts_enforce_needs_a_verified_certificate() {
     let (a, b, _dns, _https) = sts_setup(ca.path(), policy);
     submit(&a, &[BOB], "sts tls");
     // B's certificate is the self-signed one from `mailctl init`: not verifiable.
-    wait_until(&a, "a 4.7.5 certificate deferral", || {
+    wait_logged(&a, "a 4.7.5 certificate deferral", || {
         a.log()
             .contains("to=<bob@b.test> status=deferred (451 4.7.5 TLS certificate not verified")
     });
@@ -153,7 +153,7 @@ fn mta_sts_enforce_needs_a_verified_certificate() {
     install_leaf(&b, ca.path());
     let got = b.wait_for_messages(BOB, 1);
     assert!(read(&got[0]).contains("Subject: sts tls"));
-    wait_until(&a, "A's queue empties", || queue_empty(&a));
+    wait_logged(&a, "A's queue empties", || queue_empty(&a));
     let log = a.log();
     assert!(log.contains("relay=mx.b.test[127.0.0.1]"), "{log}");
     assert!(log.contains("tls=verified"), "{log}");

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod peer;
 pub mod smtp;
 
 use std::io::Write;
@@ -410,4 +411,15 @@ pub fn with_section(text: &str, name: &str, lines: &str) -> String {
         .map(|l| format!("{l}\n"))
         .collect();
     format!("{head}{lines}\n{kept}{tail}")
+}
+
+/// Waits for `what` to become true, showing the log of `s` on failure.
+pub fn wait_logged(s: &Server, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        if start.elapsed() > PATIENCE * 2 {
+            panic!("never happened: {what}\n--- log ---\n{}", s.log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
