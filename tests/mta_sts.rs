@@ -57,23 +57,12 @@ impl Drop for Https {
     }
 }
 
-/// Writes a test CA (`ca.pem`) and a certificate for every `mta-sts.<domain>` signed by it.
+/// Writes a test CA (`ca.pem`) and a certificate for every `mta-sts.<domain>` signed by it
+/// (`leaf-cert.pem`, `leaf-key.pem`).
 fn make_certs(dir: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, &ca_key);
     let names: Vec<String> = DOMAINS.iter().map(|d| format!("mta-sts.{d}")).collect();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("https-cert.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("https-key.pem"), leaf_key.serialize_pem()).unwrap();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::outbound_common::make_ca(dir, &names);
 }
 
 fn put_policy(root: &Path, domain: &str, body: &str) {
@@ -89,8 +78,8 @@ fn start_https(dir: &Path, root: &Path) -> Https {
         .arg(HTTPS_SERVER)
         .arg(root)
         .arg(port.to_string())
-        .arg(dir.join("https-cert.pem"))
-        .arg(dir.join("https-key.pem"))
+        .arg(dir.join("leaf-cert.pem"))
+        .arg(dir.join("leaf-key.pem"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
