@@ -27,7 +27,6 @@ use crate::mlist::{List, Lists, Role};
 use crate::srs::Srs;
 use crate::users::UserDb;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 /// What a recipient address is to us.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +49,6 @@ pub struct Directory {
     lists: Lists,
     /// None until a secret exists (`mailctl forward set` or queue-runner create it).
     srs: Option<Srs>,
-    /// Modification times of the forwards, lists and SRS files when loaded.
-    stamps: Vec<Option<SystemTime>>,
 }
 
 /// How one address resolved, before any alias is expanded.
@@ -81,7 +78,6 @@ impl Directory {
             Some(p) => Aliases::load(p).map_err(|e| e.to_string())?,
             None => Aliases::empty(),
         };
-        let stamps = table_stamps(cfg);
         let forwards = Forwards::load(cfg)?;
         let lists = Lists::load(cfg)?;
         let secret = crate::srs::secret_path(&cfg.path);
@@ -92,34 +88,7 @@ impl Directory {
             forwards,
             lists,
             srs,
-            stamps,
         })
-    }
-
-    /// A copy with the forwards, lists and SRS key read again, when one of their files
-    /// changed since this directory was loaded (`mailctl forward/list` on a running
-    /// server); `None` when nothing changed. Lets queue-runner follow the tables even when
-    /// its reloader only watches the users and aliases files.
-    pub fn refreshed(&self, cfg: &Config) -> Option<Result<Directory, String>> {
-        if self.stamps.is_empty() {
-            return None; // built in memory (`new`), not from the files
-        }
-        let stamps = table_stamps(cfg);
-        if stamps == self.stamps {
-            return None;
-        }
-        let load = || -> Result<Directory, String> {
-            let secret = crate::srs::secret_path(&cfg.path);
-            Ok(Directory {
-                users: self.users.clone(),
-                aliases: self.aliases.clone(),
-                forwards: Forwards::load(cfg)?,
-                lists: Lists::load(cfg)?,
-                srs: Srs::load(&secret).map_err(|e| format!("{}: {e}", secret.display()))?,
-                stamps,
-            })
-        };
-        Some(load())
     }
 
     /// Builds a directory from already loaded parts (tests, mailctl).
@@ -249,18 +218,6 @@ pub fn watched_files(cfg: &Config) -> Vec<PathBuf> {
     v.push(crate::mlist::path(cfg));
     v.push(crate::srs::secret_path(&cfg.path));
     v
-}
-
-/// Modification times of the files `refreshed` follows.
-fn table_stamps(cfg: &Config) -> Vec<Option<SystemTime>> {
-    [
-        crate::forward::path(cfg),
-        crate::mlist::path(cfg),
-        crate::srs::secret_path(&cfg.path),
-    ]
-    .iter()
-    .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-    .collect()
 }
 
 fn now() -> u64 {

@@ -40,16 +40,6 @@ pub fn expand_envelope(
     env: &mut Envelope,
     hops: usize,
 ) -> Vec<Recipient> {
-    // Forwards and lists changed since the shared directory was loaded: use them now.
-    let fresh = match dir.refreshed(cfg) {
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            mlog!("{}: keeping old forwards and lists: {e}", env.id);
-            None
-        }
-        None => None,
-    };
-    let dir = fresh.as_ref().unwrap_or(dir);
     let mut cx = Cx::new(dir, cfg, env);
     let mut out: Vec<Recipient> = Vec::new();
     let mut failed = Vec::new();
